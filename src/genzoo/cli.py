@@ -1,0 +1,334 @@
+"""The `genzoo` command line: parses, calls the library, prints. No logic of its own.
+
+    genzoo train MODEL --data DATASET [--steps N | --epochs N] [--out RUN_DIR] [--config FILE|PRESET]
+                 [--set key=value ...] [--device DEV] [--seed N] [--resume]
+    genzoo sample RUN_DIR|CKPT [-n 64] [--out grid.png] [--temperature T] [--label K] [--seed N]
+    genzoo info RUN_DIR|CKPT
+    genzoo datasets                      list datasets, where each was found or why not
+    genzoo datasets show NAME            write a grid of real images
+    genzoo models                        list models and their capabilities
+    genzoo demo                          short training on real data: samples, metrics, report
+
+Every user error (unknown model, missing file, bad option) is one line on stderr and exit
+status 2; a run stopped by Ctrl-C exits 130 after saving; a diverged run exits 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from genzoo.errors import GenzooError
+
+PRESET_DIR = Path(__file__).resolve().parents[2] / "configs"
+
+
+# ---- argument parsing -------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="genzoo", description="Train, sample, measure and explore deep generative models of images.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train a model (or resume a run)")
+    train.add_argument("model", nargs="?", help="model name (see `genzoo models`); optional with --resume")
+    train.add_argument("--data", help="dataset name (see `genzoo datasets`)")
+    budget = train.add_mutually_exclusive_group()
+    budget.add_argument("--steps", type=int, help="optimisation steps")
+    budget.add_argument("--epochs", type=float, help="passes over the training split")
+    train.add_argument("--out", help="run directory (default: runs/MODEL-DATASET)")
+    train.add_argument("--config", help="YAML file or preset name from configs/ (default: configs/MODEL-DATASET.yaml if present)")
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. train.lr=3e-4 model.latent_dim=16 (repeatable)")
+    train.add_argument("--device", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
+    train.add_argument("--seed", type=int, help="random seed")
+    train.add_argument("--batch-size", type=int, help="global batch size")
+    train.add_argument("--lr", type=float, help="learning rate")
+    train.add_argument("--data-dir", help="directory holding the dataset files")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out (or RUN_DIR given as MODEL) from its last checkpoint")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to metrics.jsonl)")
+
+    sample = commands.add_parser("sample", help="draw samples from a trained model into a PNG grid")
+    sample.add_argument("path", metavar="RUN_DIR|CKPT")
+    sample.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
+    sample.add_argument("--out", help="PNG file (default: RUN_DIR/samples/sample.png)")
+    sample.add_argument("--temperature", type=float, default=1.0)
+    sample.add_argument("--label", type=int, help="class label for class-conditional models")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--nrow", type=int, help="images per row")
+    sample.add_argument("--which", choices=("best", "last"), default="best", help="checkpoint of a run dir (default best)")
+    sample.add_argument("--device", default="cpu")
+
+    info = commands.add_parser("info", help="config, step, metrics and size of a run or checkpoint")
+    info.add_argument("path", metavar="RUN_DIR|CKPT")
+    info.add_argument("--which", choices=("best", "last"), default="last")
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+
+    datasets = commands.add_parser("datasets", help="list datasets, or `datasets show NAME` for a grid of images")
+    datasets.add_argument("action", nargs="?", choices=("list", "show"), default="list")
+    datasets.add_argument("name", nargs="?")
+    datasets.add_argument("--data-dir")
+    datasets.add_argument("--split", default="train")
+    datasets.add_argument("-n", type=int, default=64)
+    datasets.add_argument("--out", help="PNG file (default: NAME-SPLIT.png)")
+    datasets.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="dataset option, e.g. size=64 (repeatable)")
+    datasets.add_argument("--download", action="store_true", help="with show: download when missing")
+
+    commands.add_parser("models", help="list models and their capabilities")
+
+    demo = commands.add_parser("demo", help="short training on real data; writes samples, metrics and a report")
+    demo.add_argument("--out", default="runs/demo")
+    demo.add_argument("--steps", type=int, help="training steps (default: the preset's)")
+    demo.add_argument("--data-dir")
+    demo.add_argument("--device")
+    return parser
+
+
+# ---- commands ---------------------------------------------------------------------------
+def resolve_preset(name: str | None, model: str | None, dataset: str | None) -> tuple[dict[str, Any], Path | None]:
+    """The YAML preset to start from: an explicit file or name, else configs/MODEL-DATASET.yaml if it exists."""
+    from genzoo.config import load_yaml
+    from genzoo.errors import ConfigError
+
+    if name:
+        path = Path(name)
+        if not path.exists():
+            candidate = PRESET_DIR / (name if name.endswith((".yaml", ".yml")) else f"{name}.yaml")
+            if not candidate.exists():
+                available = ", ".join(sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))) or "none"
+                raise ConfigError(f"config {name!r} is neither a file nor a preset: give a YAML path or one of {available}")
+            path = candidate
+        return load_yaml(str(path)), path
+    if model and dataset:
+        candidate = PRESET_DIR / f"{model}-{dataset}.yaml"
+        if candidate.exists():
+            return load_yaml(str(candidate)), candidate
+    return {}, None
+
+
+def command_train(args: argparse.Namespace) -> int:
+    from genzoo.config import parse_overrides
+    from genzoo.errors import ConfigError
+    from genzoo.train import train
+    from genzoo.train.config import resolve_run_config, run_config_from_dict
+    from genzoo.config import load_yaml
+
+    if args.resume and args.model and not args.out and Path(args.model).is_dir():
+        args.out, args.model = args.model, None
+    if args.resume:
+        if not args.out:
+            raise ConfigError("--resume needs the run directory: genzoo train --resume --out RUN_DIR")
+        config_path = Path(args.out) / "config.yaml"
+        if not config_path.exists():
+            raise ConfigError(f"cannot resume: {config_path} not found; start a new run without --resume")
+        saved = run_config_from_dict(load_yaml(str(config_path))).to_dict()
+        overrides = parse_overrides(args.overrides)
+        flags = _train_flags(args)
+        config = resolve_run_config(base=saved, overrides=overrides, flags=flags)
+        if args.model and args.model != config.model:
+            raise ConfigError(f"--resume: run {args.out} trains {config.model!r}, not {args.model!r}")
+        run_dir = Path(args.out)
+    else:
+        if not args.model:
+            raise ConfigError("no model given: e.g. `genzoo train ae --data fashion-mnist` (see `genzoo models`)")
+        preset, preset_path = resolve_preset(args.config, args.model, args.data)
+        preset_data = preset.get("data", {})
+        dataset = args.data or (preset_data.get("name") if isinstance(preset_data, dict) else preset_data)
+        if not dataset:
+            raise ConfigError("no dataset given: add --data NAME (see `genzoo datasets`)")
+        if preset_path is not None:
+            print(f"preset: {preset_path}")
+        flags = _train_flags(args)
+        flags["model"] = {"name": args.model}
+        flags.setdefault("data", {})["name"] = dataset
+        config = resolve_run_config(preset=preset, overrides=parse_overrides(args.overrides), flags=flags)
+        run_dir = Path(args.out or f"runs/{config.model}-{config.data.name}")
+    if config.train.steps is None and config.train.epochs is None:
+        raise ConfigError("no training budget: add --steps N or --epochs N (or train.steps in the config)")
+    result = train(config, run_dir, resume=args.resume)
+    return _report_train_result(result)
+
+
+def _train_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """CLI flags in the config's YAML layout (only those given)."""
+    train_section: dict[str, Any] = {}
+    for flag, key in (("steps", "steps"), ("epochs", "epochs"), ("device", "device"), ("seed", "seed"), ("batch_size", "batch_size"), ("lr", "lr")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            train_section[key] = value
+    if train_section.get("steps") is not None:
+        train_section["epochs"] = None
+    if train_section.get("epochs") is not None:
+        train_section["steps"] = None
+    if getattr(args, "no_progress", False):
+        train_section["progress"] = False
+    flags: dict[str, Any] = {"train": train_section} if train_section else {}
+    if getattr(args, "data_dir", None):
+        flags["data"] = {"data_dir": args.data_dir}
+    return flags
+
+
+def _report_train_result(result: Any) -> int:
+    print(f"run: {result.run_dir}  status: {result.status}  step: {result.step}")
+    if result.final_metrics:
+        print("metrics: " + ", ".join(f"{k}={_fmt(v)}" for k, v in result.final_metrics.items()))
+    for label, path in (("last checkpoint", result.last_checkpoint), ("best checkpoint", result.best_checkpoint)):
+        if path:
+            print(f"{label}: {path}")
+    if result.status == "interrupted":
+        print(f"interrupted: resume with `genzoo train --resume --out {result.run_dir}`")
+        return 130
+    return 0
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def command_sample(args: argparse.Namespace) -> int:
+    import torch
+
+    from genzoo.data.grid import save_image_grid
+    from genzoo.errors import ConfigError
+    from genzoo.explore.sampling import sample_images
+    from genzoo.train import load_model
+
+    if args.n < 1:
+        raise ConfigError(f"-n must be >= 1, got {args.n}")
+    model, info = load_model(args.path, which=args.which, device=args.device)
+    labels = None
+    if args.label is not None:
+        classes = model.data_format.num_classes
+        if not model.capabilities.label_conditional:
+            raise ConfigError(f"--label: model {model.name!r} is not class-conditional; drop --label")
+        if classes is None or not 0 <= args.label < classes:
+            raise ConfigError(f"--label {args.label} out of range: choose 0..{(classes or 1) - 1}")
+        labels = torch.full((args.n,), args.label, dtype=torch.long)
+    images = sample_images(model, args.n, labels=labels, temperature=args.temperature, seed=args.seed)
+    out = Path(args.out) if args.out else _run_dir_of(info.path) / "samples" / "sample.png"
+    save_image_grid(images, out, nrow=args.nrow)
+    print(f"wrote {args.n} samples of {model.name} (step {info.step}) to {out}")
+    return 0
+
+
+def _run_dir_of(checkpoint: Path) -> Path:
+    """checkpoints/last.safetensors -> the run directory; a lone file -> its folder."""
+    checkpoint = Path(checkpoint)
+    return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+
+
+def command_info(args: argparse.Namespace) -> int:
+    from genzoo.train import load_model
+
+    model, info = load_model(args.path, which=args.which, device="cpu")
+    parameters = sum(p.numel() for p in model.parameters())
+    summary = {
+        "checkpoint": str(info.path),
+        "model": model.name,
+        "capabilities": model.capabilities.names(),
+        "parameters": parameters,
+        "step": info.step,
+        "epoch": info.epoch,
+        "data_format": info.data_format.to_dict(),
+        "preprocess": list(info.preprocess),
+        "metrics": info.metrics,
+        "config": info.run_config.to_dict(),
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+        return 0
+    import yaml
+
+    print(f"checkpoint:   {summary['checkpoint']}")
+    print(f"model:        {model.name} ({parameters:,} parameters; {', '.join(summary['capabilities']) or 'sampling only'})")
+    print(f"step:         {info.step} (epoch {info.epoch})")
+    print(f"data:         {info.run_config.data.name} {tuple(info.data_format.image_shape)}, preprocess: {', '.join(info.preprocess) or 'none'}")
+    if info.metrics:
+        print("metrics:      " + ", ".join(f"{k}={_fmt(v)}" for k, v in info.metrics.items()))
+    print("config:")
+    print("  " + yaml.safe_dump(summary["config"], sort_keys=False).rstrip().replace("\n", "\n  "))
+    return 0
+
+
+def command_datasets(args: argparse.Namespace) -> int:
+    from genzoo.config import parse_overrides
+    from genzoo.data import dataset_info, list_datasets, load_dataset, locate_dataset
+    from genzoo.data.grid import save_image_grid
+    from genzoo.errors import ConfigError
+
+    options = parse_overrides(args.overrides)
+    if args.action == "show":
+        if not args.name:
+            raise ConfigError("datasets show needs a NAME: e.g. `genzoo datasets show fashion-mnist`")
+        data = load_dataset(args.name, args.split, data_dir=args.data_dir, download=args.download, **options)
+        count = min(args.n, len(data))
+        out = Path(args.out or f"{args.name}-{args.split}.png")
+        save_image_grid(data.images[:count], out)
+        print(f"wrote {count} {args.split} images of {args.name} {tuple(data.info.image_shape)} to {out}")
+        return 0
+    rows = []
+    for name in list_datasets():
+        try:
+            info = dataset_info(name)
+            shape = "x".join(map(str, info.image_shape))
+            classes = str(info.num_classes or "-")
+        except GenzooError:
+            shape, classes = "?", "?"
+        location = locate_dataset(name, args.data_dir)
+        where = location.path if location.found else f"not found ({location.detail})"
+        rows.append((name, shape, classes, where))
+    widths = [max(len(row[i]) for row in rows + [("dataset", "shape", "classes", "")]) for i in range(3)]
+    print(f"{'dataset':<{widths[0]}}  {'shape':<{widths[1]}}  {'classes':<{widths[2]}}  location")
+    for name, shape, classes, where in rows:
+        print(f"{name:<{widths[0]}}  {shape:<{widths[1]}}  {classes:<{widths[2]}}  {where}")
+    return 0
+
+
+def command_models(args: argparse.Namespace) -> int:
+    from genzoo.models import MODEL_REGISTRY
+
+    for name in sorted(MODEL_REGISTRY):
+        cls = MODEL_REGISTRY[name]
+        summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        capabilities = ", ".join(cls.capabilities.names()) or "sampling only"
+        print(f"{name:<16} {summary}  [{capabilities}]")
+    return 0
+
+
+def command_demo(args: argparse.Namespace) -> int:
+    from genzoo.demo import run_demo
+
+    report = run_demo(Path(args.out), steps=args.steps, data_dir=args.data_dir, device=args.device)
+    print(f"report: {report}")
+    return 0
+
+
+COMMANDS = {
+    "train": command_train,
+    "sample": command_sample,
+    "info": command_info,
+    "datasets": command_datasets,
+    "models": command_models,
+    "demo": command_demo,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except GenzooError as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"genzoo: error: {message}", file=sys.stderr)
+        return 3 if type(error).__name__ == "TrainingDiverged" else 2
+    except KeyboardInterrupt:
+        print("genzoo: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,35 @@
+"""Reconstructions: test images next to what an encoder-decoder model makes of them."""
+
+from __future__ import annotations
+
+import torch
+
+from genzoo.explore.sampling import to_display
+from genzoo.models.base import GenerativeModel
+
+
+@torch.no_grad()
+def reconstruct(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    """decode(encode(x)) in eval mode: (B, C, H, W) floats in the model's value range."""
+    if not (model.capabilities.encoder and model.capabilities.latent_decoder):
+        raise ValueError(f"model {model.name!r} has no encoder/decoder pair to reconstruct with")
+    was_training = model.training
+    model.eval()
+    x = x.to(model.device)
+    out = model.decode(model.encode(x), y)
+    model.train(was_training)
+    return out
+
+
+def reconstruction_rows(model: GenerativeModel, x: torch.Tensor, *, per_row: int = 8) -> tuple[torch.Tensor, int]:
+    """uint8 images laid out as alternating rows: `per_row` originals, then their reconstructions.
+
+    Returns (images (2 * B, C, H, W), per_row) ready for `save_image_grid(images, path, nrow=per_row)`.
+    """
+    recon = reconstruct(model, x)  # (B, C, H, W)
+    originals = to_display(x, model.data_format).cpu()
+    rebuilt = to_display(recon, model.data_format).cpu()
+    rows = []
+    for start in range(0, x.shape[0], per_row):
+        rows += [originals[start : start + per_row], rebuilt[start : start + per_row]]
+    return torch.cat(rows), per_row

@@ -1,0 +1,168 @@
+"""Autoencoder: compress x to a feature vector z, reconstruct it, train on the L2 error.
+
+The lecture's autoencoder (CS231n lecture 13): encoder x -> z with dim(z) << dim(x),
+decoder z -> x_hat, loss ||x - x_hat||^2 summed over sub-pixels. BCE on logits is an option
+for data in [0, 1]; `denoising` corrupts the input with Gaussian noise of that standard
+deviation during training (Vincent et al. 2008) while the target stays clean.
+
+An autoencoder has no prior over z, so `sample` uses ex-post density estimation (Ghosh et
+al. 2020, "From Variational to Deterministic Autoencoders", Sec. 4): a full-covariance
+Gaussian fitted to the codes of the training data. Its moments are running averages kept
+in buffers, updated on every training forward like BatchNorm statistics, and saved with
+the weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genzoo.data.format import DataFormat
+from genzoo.models.base import Capabilities, GenerativeModel
+from genzoo.models.registry import register_model
+
+
+@dataclass(frozen=True)
+class AutoencoderConfig:
+    architecture: Literal["conv", "mlp"] = "conv"
+    latent_dim: int = 32
+    channels: int = 32  # conv: channels after the first downsampling, doubled at each further one
+    downsamples: int = 2  # conv: stride-2 stages; H and W must be divisible by 2**downsamples
+    hidden: int = 512  # mlp: width of the hidden layer
+    reconstruction: Literal["l2", "bce"] = "l2"
+    denoising: float = 0.0  # std of Gaussian input corruption during training (0: plain AE)
+    latent_momentum: float = 0.05  # running-moment update rate of the latent Gaussian
+
+    def __post_init__(self) -> None:
+        for name in ("latent_dim", "channels", "hidden", "downsamples"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.denoising < 0:
+            raise ValueError(f"denoising must be >= 0, got {self.denoising}")
+        if not 0.0 < self.latent_momentum <= 1.0:
+            raise ValueError(f"latent_momentum must be in (0, 1], got {self.latent_momentum}")
+
+
+def _conv_encoder(config: AutoencoderConfig, data_format: DataFormat) -> tuple[nn.Module, tuple[int, int, int]]:
+    """Strided convolutions (kernel 4, stride 2, pad 1 halves H and W exactly) -> flatten."""
+    channels, height, width = data_format.image_shape
+    factor = 2**config.downsamples
+    if height % factor or width % factor:
+        raise ValueError(
+            f"conv autoencoder with downsamples={config.downsamples} needs H and W divisible by {factor}, "
+            f"got {height}x{width}: set model.downsamples lower or use architecture=mlp"
+        )
+    layers: list[nn.Module] = []
+    in_channels = channels
+    for stage in range(config.downsamples):
+        out_channels = config.channels * 2**stage
+        layers += [nn.Conv2d(in_channels, out_channels, 4, stride=2, padding=1), nn.SiLU()]
+        in_channels = out_channels
+    return nn.Sequential(*layers, nn.Flatten()), (in_channels, height // factor, width // factor)
+
+
+def _conv_decoder(config: AutoencoderConfig, data_format: DataFormat, bottleneck: tuple[int, int, int]) -> nn.Module:
+    """Linear -> reshape to the bottleneck -> transposed convolutions doubling H and W."""
+    layers: list[nn.Module] = [nn.Unflatten(1, bottleneck)]
+    in_channels = bottleneck[0]
+    for stage in reversed(range(config.downsamples)):
+        last = stage == 0
+        out_channels = data_format.channels if last else config.channels * 2 ** (stage - 1)
+        layers.append(nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1))
+        if not last:
+            layers.append(nn.SiLU())
+        in_channels = out_channels
+    return nn.Sequential(*layers)
+
+
+@register_model("ae")
+class Autoencoder(GenerativeModel):
+    """Deterministic autoencoder with L2 (or BCE) reconstruction loss; samples from a fitted latent Gaussian."""
+
+    config_class = AutoencoderConfig
+    capabilities = Capabilities(encoder=True, latent_decoder=True)
+    selection_metric = "recon"
+
+    def __init__(self, config: AutoencoderConfig, data_format: DataFormat) -> None:
+        super().__init__(config, data_format)
+        if config.reconstruction == "bce" and data_format.value_range != (0.0, 1.0):
+            raise ValueError("reconstruction=bce needs data in [0, 1]: drop scale-symmetric or use reconstruction=l2")
+        dims = data_format.dims
+        if config.architecture == "conv":
+            self.encoder_body, bottleneck = _conv_encoder(config, data_format)
+            features = bottleneck[0] * bottleneck[1] * bottleneck[2]
+            self.to_latent = nn.Linear(features, config.latent_dim)
+            self.from_latent = nn.Sequential(nn.Linear(config.latent_dim, features), nn.SiLU())
+            self.decoder_body = _conv_decoder(config, data_format, bottleneck)
+        else:
+            self.encoder_body = nn.Sequential(nn.Flatten(), nn.Linear(dims, config.hidden), nn.SiLU())
+            self.to_latent = nn.Linear(config.hidden, config.latent_dim)
+            self.from_latent = nn.Sequential(nn.Linear(config.latent_dim, config.hidden), nn.SiLU())
+            self.decoder_body = nn.Sequential(nn.Linear(config.hidden, dims), nn.Unflatten(1, data_format.image_shape))
+        self.register_buffer("latent_mean", torch.zeros(config.latent_dim))
+        self.register_buffer("latent_covariance", torch.eye(config.latent_dim))
+
+    # ---- encoder / decoder ----------------------------------------------------------
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, C, H, W) -> z (B, latent_dim)."""
+        self.check_input(x)
+        return self.to_latent(self.encoder_body(x))
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        """z (B, latent_dim) -> unnormalised outputs (B, C, H, W)."""
+        return self.decoder_body(self.from_latent(z))
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """z (B, latent_dim) -> images (B, C, H, W) in the data's value range."""
+        low, high = self.data_format.value_range
+        return low + (high - low) * torch.sigmoid(self.decode_logits(z))
+
+    # ---- objective --------------------------------------------------------------------
+    def loss(self, x: torch.Tensor, y: torch.Tensor | None = None, phase: str = "model") -> dict[str, torch.Tensor]:
+        """Reconstruction error summed over sub-pixels, per example: ||x - g(f(x~))||^2 (or BCE)."""
+        self.check_input(x)
+        corrupted = x + self.config.denoising * torch.randn_like(x) if self.training and self.config.denoising > 0 else x
+        z = self.encode(corrupted)  # (B, latent_dim)
+        if self.training:
+            self._update_latent_moments(z.detach())
+        logits = self.decode_logits(z)  # (B, C, H, W)
+        if self.config.reconstruction == "bce":
+            per_subpixel = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
+        else:
+            low, high = self.data_format.value_range
+            per_subpixel = (low + (high - low) * torch.sigmoid(logits) - x).pow(2)
+        recon = per_subpixel.flatten(1).sum(1)  # (B,)
+        return {"loss": recon, "recon": recon, "mse": per_subpixel.detach().flatten(1).mean(1)}
+
+    @torch.no_grad()
+    def _update_latent_moments(self, z: torch.Tensor) -> None:
+        """Running mean and covariance of the codes (the ex-post latent density)."""
+        z = z.float()
+        rate = self.config.latent_momentum
+        batch_mean = z.mean(0)  # (D,)
+        centred = z - batch_mean
+        batch_covariance = centred.T @ centred / max(z.shape[0] - 1, 1)  # (D, D)
+        self.latent_mean.lerp_(batch_mean, rate)
+        self.latent_covariance.lerp_(batch_covariance, rate)
+
+    # ---- generation -------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        *,
+        labels: torch.Tensor | None = None,
+        temperature: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """z ~ N(mean, temperature^2 * covariance) of the training codes, decoded: (n, C, H, W)."""
+        dim = self.config.latent_dim
+        jitter = 1e-5 * torch.eye(dim, device=self.latent_covariance.device)
+        cholesky = torch.linalg.cholesky(self.latent_covariance.float() + jitter)  # (D, D)
+        noise = torch.randn(n, dim, generator=generator, device=self.latent_mean.device)  # (n, D)
+        z = self.latent_mean + temperature * noise @ cholesky.T
+        return self.decode(z)

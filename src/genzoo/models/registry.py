@@ -1,0 +1,64 @@
+"""The one model registry: feeds `build_model`, the CLI, checkpoint loading and the tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from genzoo.config import build_dataclass
+from genzoo.data.format import DataFormat
+from genzoo.errors import ConfigError, unknown_choice
+from genzoo.models.base import GenerativeModel
+
+ModelT = TypeVar("ModelT", bound=type[GenerativeModel])
+
+MODEL_REGISTRY: dict[str, type[GenerativeModel]] = {}
+
+
+def register_model(name: str) -> Callable[[ModelT], ModelT]:
+    """Class decorator: `@register_model("pixelcnn")` makes the model buildable by name."""
+
+    def decorate(cls: ModelT) -> ModelT:
+        if name in MODEL_REGISTRY and MODEL_REGISTRY[name] is not cls:
+            raise ValueError(f"model name {name!r} registered twice")
+        cls.name = name
+        MODEL_REGISTRY[name] = cls
+        return cls
+
+    return decorate
+
+
+def model_class(name: str) -> type[GenerativeModel]:
+    if name not in MODEL_REGISTRY:
+        raise unknown_choice("model", name, MODEL_REGISTRY)
+    return MODEL_REGISTRY[name]
+
+
+def list_models() -> list[str]:
+    return sorted(MODEL_REGISTRY)
+
+
+def build_model_from_format(name: str, data_format: DataFormat, options: Mapping[str, Any] | None = None) -> GenerativeModel:
+    """Build model `name` for batches described by `data_format`, options checked against its config."""
+    cls = model_class(name)
+    config = build_dataclass(cls.config_class, options, section=f"model {name}")
+    try:
+        return cls(config, data_format)
+    except ConfigError:
+        raise
+    except ValueError as error:  # a config that does not fit this data (e.g. image size)
+        raise ConfigError(f"cannot build model {name!r} for images {data_format.image_shape}: {error}") from None
+
+
+def build_model(
+    name: str,
+    image_shape: tuple[int, int, int],
+    *,
+    levels: int | None = 256,
+    value_range: tuple[float, float] = (0.0, 1.0),
+    num_classes: int | None = None,
+    **options: Any,
+) -> GenerativeModel:
+    """`genzoo.build_model("ae", (1, 28, 28), latent_dim=16)`: a model ready to train."""
+    data_format = DataFormat(image_shape=image_shape, levels=levels, value_range=value_range, num_classes=num_classes)
+    return build_model_from_format(name, data_format, options)

@@ -1,0 +1,121 @@
+"""A self-contained run report: metric table, training curves and image grids (Markdown + HTML).
+
+This is the small report the demo writes; the comparison report across model families
+builds on the same pieces (`training_curve`, `read_metrics`).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class RunSummary:
+    """What the report shows for one run."""
+
+    title: str
+    run_dir: Path
+    metrics: dict[str, Any]
+    images: dict[str, Path] = field(default_factory=dict)  # caption -> PNG
+    notes: list[str] = field(default_factory=list)
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """All records of RUN_DIR/metrics.jsonl (empty when the run logged nothing)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.exists():
+        return []
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def training_curve(records: list[dict[str, Any]], path: Path, *, key: str = "loss", title: str = "") -> Path | None:
+    """Train and test `key` against step as a PNG (matplotlib, Agg backend); None without data."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = {
+        split: [(r["step"], r[key]) for r in records if r.get("split") == split and isinstance(r.get(key), (int, float))]
+        for split in ("train", "test")
+    }
+    if not any(series.values()):
+        return None
+    figure, axes = plt.subplots(figsize=(5, 3.2), dpi=110)
+    for split, points in series.items():
+        if points:
+            steps, values = zip(*points)
+            axes.plot(steps, values, marker="o" if split == "test" else None, markersize=3, label=split)
+    axes.set_xlabel("step")
+    axes.set_ylabel(key)
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+    return path
+
+
+def write_report(runs: list[RunSummary], out_dir: Path, *, title: str = "genzoo report", intro: str = "") -> Path:
+    """Write out_dir/report.md and out_dir/index.html (images copied beside them); returns index.html."""
+    out_dir = Path(out_dir)
+    assets = out_dir / "assets"
+    assets.mkdir(parents=True, exist_ok=True)
+    markdown = [f"# {title}", ""]
+    body = [f"<h1>{html.escape(title)}</h1>"]
+    if intro:
+        markdown += [intro, ""]
+        body.append(f"<p>{html.escape(intro)}</p>")
+    for index, run in enumerate(runs):
+        markdown += [f"## {run.title}", "", f"Run directory: `{run.run_dir}`", ""]
+        body += [f"<h2>{html.escape(run.title)}</h2>", f"<p>Run directory: <code>{html.escape(str(run.run_dir))}</code></p>"]
+        if run.metrics:
+            markdown += ["| metric | value |", "|---|---|"] + [f"| {k} | {_fmt(v)} |" for k, v in run.metrics.items()] + [""]
+            rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(_fmt(v))}</td></tr>" for k, v in run.metrics.items())
+            body.append(f"<table><tr><th>metric</th><th>value</th></tr>{rows}</table>")
+        for note in run.notes:
+            markdown += [note, ""]
+            body.append(f"<p>{html.escape(note)}</p>")
+        for caption, image in run.images.items():
+            if not Path(image).exists():
+                continue
+            target = assets / f"{index}-{_slug(caption)}.png"
+            shutil.copyfile(image, target)
+            relative = os.path.relpath(target, out_dir)
+            markdown += [f"**{caption}**", "", f"![{caption}]({relative})", ""]
+            body.append(f"<figure><img src=\"{html.escape(relative)}\" alt=\"{html.escape(caption)}\"><figcaption>{html.escape(caption)}</figcaption></figure>")
+    (out_dir / "report.md").write_text("\n".join(markdown), encoding="utf-8")
+    page = (
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
+        + "\n".join(body)
+        + "</body></html>"
+    )
+    index_path = out_dir / "index.html"
+    index_path.write_text(page, encoding="utf-8")
+    return index_path
+
+
+_CSS = (
+    "body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}"
+    "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:left}"
+    "figure{display:inline-block;margin:0 1em 1em 0}img{image-rendering:pixelated;max-width:100%}"
+    "figcaption{font-size:0.9em;color:#555}"
+)
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-") or "image"

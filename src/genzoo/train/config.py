@@ -1,0 +1,147 @@
+"""Run configuration: model, data and training sections, resolved from presets and overrides.
+
+A run is described by one `RunConfig`, built from (lowest to highest priority) the
+defaults below, a YAML preset (`configs/*.yaml`), `--set section.key=value` overrides and
+explicit CLI flags. The resolved config is saved as `config.yaml` in the run directory and
+inside every checkpoint, so `--resume`, `genzoo sample` and `genzoo info` rebuild the exact
+model and data pipeline without the original command line.
+
+YAML layout:
+    model: {name: ae, latent_dim: 32}          # other keys: the model's config fields
+    data: {name: fashion-mnist, preprocess: [binarize-dynamic], options: {}}
+    train: {steps: 2000, batch_size: 64, lr: 1e-3}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from genzoo.config import build_dataclass, deep_merge, to_dict
+from genzoo.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and bookkeeping of one run (the trainer owns the loop; models own losses)."""
+
+    steps: int | None = None  # optimisation steps; exclusive with epochs
+    epochs: float | None = None  # passes over the training split (fractions allowed)
+    batch_size: int = 64  # global batch size (split across ranks under torchrun)
+    eval_batch_size: int = 256
+    optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    momentum: float = 0.9  # sgd / rmsprop
+    weight_decay: float = 0.0
+    schedule: Literal["constant", "cosine", "linear", "exponential"] = "constant"
+    warmup_steps: int = 0
+    min_lr_ratio: float = 0.0  # final lr / lr for cosine and linear decay
+    gamma: float = 0.9999  # per-step factor of the exponential schedule
+    grad_clip: float | None = None  # max global gradient norm
+    ema_decay: float | None = None  # exponential moving average of the weights, e.g. 0.999
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on CUDA, fp32 elsewhere
+    deterministic: bool = False  # torch.use_deterministic_algorithms
+    seed: int = 0
+    device: str = "auto"  # auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps
+    log_every: int = 50  # steps between metrics.jsonl training records
+    eval_every: int = 500  # steps between evaluations on the test split (0: only at the end)
+    eval_batches: int | None = None  # cap on test batches per periodic evaluation (None: whole split)
+    sample_every: int = 1000  # steps between sample grids (0: only at the end)
+    sample_count: int = 64
+    checkpoint_every: int = 500  # steps between `last` checkpoints
+    divergence_factor: float = 1.0e3  # loss above this x its running median counts as exploded
+    on_device_data: Literal["auto", "yes", "no"] = "auto"  # keep the uint8 dataset on the accelerator
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.steps is not None and self.epochs is not None:
+            raise ConfigError("train.steps and train.epochs are both set: give only one of them")
+        for name in ("batch_size", "eval_batch_size", "sample_count"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        if self.steps is not None and self.steps < 1:
+            raise ConfigError(f"train.steps must be >= 1, got {self.steps}")
+        if self.epochs is not None and self.epochs <= 0:
+            raise ConfigError(f"train.epochs must be > 0, got {self.epochs}")
+        if self.lr <= 0:
+            raise ConfigError(f"train.lr must be > 0, got {self.lr}")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ConfigError(f"train.ema_decay must be in (0, 1), got {self.ema_decay}")
+        if self.grad_clip is not None and self.grad_clip <= 0:
+            raise ConfigError(f"train.grad_clip must be > 0, got {self.grad_clip}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which dataset, where to find it, and how to preprocess it."""
+
+    name: str = "shapes"
+    preprocess: tuple[str, ...] | None = None  # None: the model's default_preprocess
+    data_dir: str | None = None
+    download: bool = True
+    options: dict[str, Any] = field(default_factory=dict)  # dataset-specific (size, channels, path, ...)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    model: str
+    model_options: dict[str, Any] = field(default_factory=dict)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The YAML layout of the module docstring (round-trips through `run_config_from_dict`)."""
+        return {
+            "model": {"name": self.model, **self.model_options},
+            "data": to_dict(self.data),
+            "train": to_dict(self.train),
+        }
+
+
+def run_config_from_dict(values: dict[str, Any]) -> RunConfig:
+    """Build a RunConfig from the YAML layout, with one-line errors for unknown sections/keys."""
+    unknown = sorted(set(values) - {"model", "data", "train"})
+    if unknown:
+        raise ConfigError(f"unknown config section {unknown[0]!r}: choose one of data, model, train")
+    model_section = values.get("model")
+    if isinstance(model_section, str):
+        model_section = {"name": model_section}
+    model_section = dict(model_section or {})
+    model_name = model_section.pop("name", None)
+    if not model_name:
+        raise ConfigError("no model given: name one, e.g. `genzoo train ae --data fashion-mnist`")
+    data_section = values.get("data") or {}
+    if isinstance(data_section, str):
+        data_section = {"name": data_section}
+    data = build_dataclass(DataConfig, data_section, section="data")
+    train = build_dataclass(TrainConfig, values.get("train") or {}, section="train")
+    return RunConfig(model=str(model_name), model_options=model_section, data=data, train=train)
+
+
+def resolve_run_config(
+    *,
+    base: dict[str, Any] | None = None,
+    preset: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
+    flags: dict[str, Any] | None = None,
+) -> RunConfig:
+    """Merge base < preset < overrides < flags (each in the YAML layout) into a RunConfig."""
+    merged: dict[str, Any] = {}
+    for layer in (base, preset, overrides, flags):
+        if layer:
+            merged = deep_merge(merged, _normalise_sections(layer))
+    return run_config_from_dict(merged)
+
+
+def _normalise_sections(layer: dict[str, Any]) -> dict[str, Any]:
+    out = dict(layer)
+    for key in ("model", "data"):
+        if isinstance(out.get(key), str):
+            out[key] = {"name": out[key]}
+    return out
+
+
+def with_train(config: RunConfig, **changes: Any) -> RunConfig:
+    """A copy of `config` with some TrainConfig fields replaced."""
+    return replace(config, train=replace(config.train, **changes))
