@@ -74,6 +74,9 @@ class GenerativeModel(nn.Module):
     def training_phases(self) -> list[TrainingPhase]:
         return [TrainingPhase("model")]
 
+    def on_train_step(self, step: int) -> None:
+        """Called by the trainer before optimisation step `step` (0-based): schedules such as KL warm-up."""
+
     def phase_parameters(self, phase: str) -> Iterator[nn.Parameter]:
         """Parameters the optimizer of `phase` updates (all of them for one-phase models)."""
         return self.parameters()

@@ -1,0 +1,137 @@
+"""The command line, run for real in subprocesses on tiny data: files written, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+TINY_SHAPES = ["--set", "data.options.n_train=256", "--set", "data.options.n_test=64", "--set", "data.options.size=28", "--set", "data.options.channels=1"]
+TINY_TRAIN = ["--set", "model.latent_dim=4", "--set", "model.channels=8", "--batch-size", "32", "--set", "train.eval_every=4",
+              "--set", "train.sample_every=4", "--set", "train.checkpoint_every=4", "--set", "train.sample_count=16",
+              "--set", "train.log_every=2", "--no-progress"]
+
+
+def genzoo(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "GENZOO_DATA": str(cwd / "data"), "XDG_CACHE_HOME": str(cwd / "cache"), "PYTHONUNBUFFERED": "1"}
+    result = subprocess.run([sys.executable, "-m", "genzoo", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    if check and result.returncode != 0:
+        raise AssertionError(f"genzoo {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, f"expected one line, got: {result.stderr!r}"
+    assert lines[0].startswith("genzoo: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    genzoo("train", "ae", "--data", "shapes", "--steps", "8", "--out", "run", "--seed", "3", *TINY_SHAPES, *TINY_TRAIN, cwd=root)
+    return root, root / "run"
+
+
+def test_train_writes_the_run_directory(trained_run):
+    _, run = trained_run
+    for name in ("config.yaml", "run.json", "metrics.jsonl", "checkpoints/last.safetensors", "checkpoints/best.safetensors", "samples/final.png"):
+        assert (run / name).exists(), name
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert {r["split"] for r in records} == {"train", "test"}
+    assert max(r["step"] for r in records) == 8
+    assert all(r["loss"] == r["loss"] for r in records)  # no NaN
+
+
+def test_sample_writes_a_grid_of_n_images(trained_run):
+    root, run = trained_run
+    result = genzoo("sample", "run", "-n", "9", "--out", "grid.png", "--nrow", "3", cwd=root)
+    assert "grid.png" in result.stdout
+    with Image.open(root / "grid.png") as image:
+        # 3x3 cells of 28 px with 2 px padding around and between
+        assert image.size == (3 * 30 + 2, 3 * 30 + 2)
+
+
+def test_sample_is_reproducible_with_a_seed(trained_run):
+    root, _ = trained_run
+    genzoo("sample", "run", "-n", "4", "--out", "a.png", "--seed", "5", cwd=root)
+    genzoo("sample", "run/checkpoints/last.safetensors", "--which", "last", "-n", "4", "--out", "b.png", "--seed", "5", cwd=root)
+    genzoo("sample", "run", "--which", "last", "-n", "4", "--out", "c.png", "--seed", "6", cwd=root)
+    a, b, c = ((root / f"{n}.png").read_bytes() for n in "abc")
+    assert a == b
+    assert a != c
+
+
+def test_info_reports_step_metrics_and_size(trained_run):
+    root, _ = trained_run
+    text = genzoo("info", "run", cwd=root).stdout
+    assert "model:        ae" in text and "step:         8" in text and "parameters" in text
+    summary = json.loads(genzoo("info", "run", "--json", cwd=root).stdout)
+    assert summary["step"] == 8 and summary["model"] == "ae" and summary["parameters"] > 0
+    assert summary["config"]["model"]["latent_dim"] == 4
+
+
+def test_resume_continues_to_a_larger_budget(trained_run):
+    root, _ = trained_run
+    genzoo("train", "--resume", "--out", "run", "--steps", "12", "--no-progress", cwd=root)
+    summary = json.loads(genzoo("info", "run", "--json", "--which", "last", cwd=root).stdout)
+    assert summary["step"] == 12
+
+
+def test_models_and_datasets_listings(tmp_path):
+    assert "ae" in genzoo("models", cwd=tmp_path).stdout
+    listing = genzoo("datasets", cwd=tmp_path).stdout
+    for name in ("fashion-mnist", "mnist", "cifar10", "shapes", "folder", "npz"):
+        assert name in listing
+    genzoo("datasets", "show", "shapes", "--set", "n_train=64", "--set", "n_test=16", "-n", "16", "--out", "shapes.png", cwd=tmp_path)
+    assert (tmp_path / "shapes.png").exists()
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["train", "nosuch", "--data", "shapes", "--steps", "1"], ["unknown model 'nosuch'", "ae"]),
+        (["train", "ae", "--data", "nosuch", "--steps", "1"], ["unknown dataset 'nosuch'", "shapes"]),
+        (["train", "ae", "--data", "shapes", "--steps", "1", "--set", "train.optimizer=adamx"], ["train.optimizer", "adamw"]),
+        (["train", "ae", "--data", "shapes", "--steps", "1", "--set", "model.latent=3"], ["unknown option 'latent'", "latent_dim"]),
+        (["train", "ae", "--data", "shapes", "--steps", "1", "--set", "lr"], ["key=value"]),
+        (["train", "ae", "--data", "shapes"], ["no training budget"]),
+        (["train", "ae", "--data", "shapes", "--steps", "1", "--config", "nope"], ["neither a file nor a preset"]),
+        (["sample", "missing-run"], ["missing-run"]),
+        (["info", "missing-run"], ["missing-run"]),
+        (["train", "--resume", "--out", "missing-run"], ["cannot resume"]),
+        (["datasets", "show", "folder"], ["path"]),
+    ],
+)
+def test_bad_input_is_one_line(tmp_path, args, fragments):
+    assert_one_line_error(genzoo(*args, cwd=tmp_path, check=False), *fragments)
+
+
+def test_missing_dataset_names_where_it_looked(tmp_path):
+    result = genzoo("train", "ae", "--data", "mnist", "--steps", "1", "--set", "data.download=false", cwd=tmp_path, check=False)
+    assert_one_line_error(result, "mnist")
+    assert str(tmp_path / "data") in result.stderr or "GENZOO_DATA" in result.stderr
+
+
+def test_pickled_checkpoint_is_refused_without_running_it(tmp_path):
+    marker = tmp_path / "pwned"
+    payload = tmp_path / "evil.safetensors"
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    import pickle
+
+    payload.write_bytes(pickle.dumps(Exploit()))
+    result = genzoo("sample", str(payload), cwd=tmp_path, check=False)
+    assert_one_line_error(result)
+    assert not marker.exists()
