@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-TINY_SHAPES = ["--set", "data.options.n_train=256", "--set", "data.options.n_test=64", "--set", "data.options.size=28", "--set", "data.options.channels=1"]
+TINY_SHAPES = ["--set", "data.options.n_train=256", "--set", "data.options.n_test=64", "--set", "data.options.size=32", "--set", "data.options.channels=1"]
 TINY_TRAIN = ["--set", "model.latent_dim=4", "--set", "model.channels=8", "--batch-size", "32", "--set", "train.eval_every=4",
               "--set", "train.sample_every=4", "--set", "train.checkpoint_every=4", "--set", "train.sample_count=16",
               "--set", "train.log_every=2", "--no-progress"]
@@ -56,8 +56,8 @@ def test_sample_writes_a_grid_of_n_images(trained_run):
     result = genzoo("sample", "run", "-n", "9", "--out", "grid.png", "--nrow", "3", cwd=root)
     assert "grid.png" in result.stdout
     with Image.open(root / "grid.png") as image:
-        # 3x3 cells of 28 px with 2 px padding around and between
-        assert image.size == (3 * 30 + 2, 3 * 30 + 2)
+        # 3x3 cells of 32 px with 2 px padding around and between
+        assert image.size == (3 * 34 + 2, 3 * 34 + 2)
 
 
 def test_sample_is_reproducible_with_a_seed(trained_run):
@@ -103,7 +103,7 @@ def test_models_and_datasets_listings(tmp_path):
         (["train", "ae", "--data", "shapes", "--steps", "1", "--set", "train.optimizer=adamx"], ["train.optimizer", "adamw"]),
         (["train", "ae", "--data", "shapes", "--steps", "1", "--set", "model.latent=3"], ["unknown option 'latent'", "latent_dim"]),
         (["train", "ae", "--data", "shapes", "--steps", "1", "--set", "lr"], ["key=value"]),
-        (["train", "ae", "--data", "shapes"], ["no training budget"]),
+        (["train", "ae", "--data", "shapes", "--config", "no-budget.yaml"], ["no training budget"]),
         (["train", "ae", "--data", "shapes", "--steps", "1", "--config", "nope"], ["neither a file nor a preset"]),
         (["sample", "missing-run"], ["missing-run"]),
         (["info", "missing-run"], ["missing-run"]),
@@ -112,6 +112,7 @@ def test_models_and_datasets_listings(tmp_path):
     ],
 )
 def test_bad_input_is_one_line(tmp_path, args, fragments):
+    (tmp_path / "no-budget.yaml").write_text("model: {name: ae}\n")
     assert_one_line_error(genzoo(*args, cwd=tmp_path, check=False), *fragments)
 
 

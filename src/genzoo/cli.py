@@ -169,14 +169,16 @@ def _train_flags(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _report_train_result(result: Any) -> int:
+    result.raise_for_status()  # diverged: one line naming the last good checkpoint, exit 3
     print(f"run: {result.run_dir}  status: {result.status}  step: {result.step}")
     if result.final_metrics:
         print("metrics: " + ", ".join(f"{k}={_fmt(v)}" for k, v in result.final_metrics.items()))
     for label, path in (("last checkpoint", result.last_checkpoint), ("best checkpoint", result.best_checkpoint)):
         if path:
             print(f"{label}: {path}")
+    if result.message:
+        print(result.message)
     if result.status == "interrupted":
-        print(f"interrupted: resume with `genzoo train --resume --out {result.run_dir}`")
         return 130
     return 0
 

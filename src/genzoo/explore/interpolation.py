@@ -63,12 +63,18 @@ def decode_path(model: GenerativeModel, a: torch.Tensor, b: torch.Tensor, steps:
 
 
 @torch.no_grad()
-def interpolate_images(model: GenerativeModel, x_a: torch.Tensor, x_b: torch.Tensor, steps: int = 8, kind: PathKind = "linear") -> torch.Tensor:
-    """Encode image pairs (B, C, H, W) and decode along the path between their codes: (B * steps, C, H, W)."""
+def interpolate_images(model: GenerativeModel, x_a: torch.Tensor, x_b: torch.Tensor, steps: int = 8, kind: PathKind = "linear",
+                       labels: torch.Tensor | None = None) -> torch.Tensor:
+    """Encode image pairs (B, C, H, W) and decode along the path between their codes: (B * steps, C, H, W).
+
+    Class-conditional models encode and decode both ends with `labels` (B,).
+    """
     if not model.capabilities.encoder:
         raise ValueError(f"model {model.name!r} has no encoder: interpolate between latent vectors with decode_path")
     was_training = model.training
     model.eval()
-    z_a, z_b = model.encode(x_a.to(model.device)), model.encode(x_b.to(model.device))
+    if labels is not None:
+        labels = labels.to(model.device)
+    z_a, z_b = model.encode(x_a.to(model.device), labels), model.encode(x_b.to(model.device), labels)
     model.train(was_training)
-    return decode_path(model, z_a.flatten(1), z_b.flatten(1), steps, kind)
+    return decode_path(model, z_a.flatten(1), z_b.flatten(1), steps, kind, labels)

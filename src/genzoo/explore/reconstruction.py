@@ -16,17 +16,18 @@ def reconstruct(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor | None 
     was_training = model.training
     model.eval()
     x = x.to(model.device)
-    out = model.decode(model.encode(x), y)
+    y = y.to(model.device) if y is not None and model.capabilities.label_conditional else None
+    out = model.decode(model.encode(x, y), y)
     model.train(was_training)
     return out
 
 
-def reconstruction_rows(model: GenerativeModel, x: torch.Tensor, *, per_row: int = 8) -> tuple[torch.Tensor, int]:
+def reconstruction_rows(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor | None = None, *, per_row: int = 8) -> tuple[torch.Tensor, int]:
     """uint8 images laid out as alternating rows: `per_row` originals, then their reconstructions.
 
     Returns (images (2 * B, C, H, W), per_row) ready for `save_image_grid(images, path, nrow=per_row)`.
     """
-    recon = reconstruct(model, x)  # (B, C, H, W)
+    recon = reconstruct(model, x, y)  # (B, C, H, W)
     originals = to_display(x, model.data_format).cpu()
     rebuilt = to_display(recon, model.data_format).cpu()
     rows = []

@@ -47,35 +47,38 @@ class AutoencoderConfig:
             raise ValueError(f"latent_momentum must be in (0, 1], got {self.latent_momentum}")
 
 
-def _conv_encoder(config: AutoencoderConfig, data_format: DataFormat) -> tuple[nn.Module, tuple[int, int, int]]:
-    """Strided convolutions (kernel 4, stride 2, pad 1 halves H and W exactly) -> flatten."""
-    channels, height, width = data_format.image_shape
-    factor = 2**config.downsamples
+def conv_encoder(image_shape: tuple[int, int, int], channels: int, downsamples: int) -> tuple[nn.Module, tuple[int, int, int]]:
+    """Strided convolutions (kernel 4, stride 2, pad 1 halves H and W exactly) -> flatten.
+
+    Returns the module, (B, C, H, W) -> (B, features), and the bottleneck shape (C', H', W').
+    Shared with the VAE (genzoo.models.vae).
+    """
+    in_channels, height, width = image_shape
+    factor = 2**downsamples
     if height % factor or width % factor:
         raise ValueError(
-            f"conv autoencoder with downsamples={config.downsamples} needs H and W divisible by {factor}, "
+            f"conv architecture with downsamples={downsamples} needs H and W divisible by {factor}, "
             f"got {height}x{width}: set model.downsamples lower or use architecture=mlp"
         )
     layers: list[nn.Module] = []
-    in_channels = channels
-    for stage in range(config.downsamples):
-        out_channels = config.channels * 2**stage
+    for stage in range(downsamples):
+        out_channels = channels * 2**stage
         layers += [nn.Conv2d(in_channels, out_channels, 4, stride=2, padding=1), nn.SiLU()]
         in_channels = out_channels
     return nn.Sequential(*layers, nn.Flatten()), (in_channels, height // factor, width // factor)
 
 
-def _conv_decoder(config: AutoencoderConfig, data_format: DataFormat, bottleneck: tuple[int, int, int]) -> nn.Module:
-    """Linear -> reshape to the bottleneck -> transposed convolutions doubling H and W."""
+def conv_decoder(bottleneck: tuple[int, int, int], out_channels: int, channels: int, downsamples: int) -> nn.Module:
+    """Reshape (B, features) to the bottleneck -> transposed convolutions doubling H and W -> (B, out_channels, H, W)."""
     layers: list[nn.Module] = [nn.Unflatten(1, bottleneck)]
     in_channels = bottleneck[0]
-    for stage in reversed(range(config.downsamples)):
+    for stage in reversed(range(downsamples)):
         last = stage == 0
-        out_channels = data_format.channels if last else config.channels * 2 ** (stage - 1)
-        layers.append(nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1))
+        stage_channels = out_channels if last else channels * 2 ** (stage - 1)
+        layers.append(nn.ConvTranspose2d(in_channels, stage_channels, 4, stride=2, padding=1))
         if not last:
             layers.append(nn.SiLU())
-        in_channels = out_channels
+        in_channels = stage_channels
     return nn.Sequential(*layers)
 
 
@@ -93,11 +96,11 @@ class Autoencoder(GenerativeModel):
             raise ValueError("reconstruction=bce needs data in [0, 1]: drop scale-symmetric or use reconstruction=l2")
         dims = data_format.dims
         if config.architecture == "conv":
-            self.encoder_body, bottleneck = _conv_encoder(config, data_format)
+            self.encoder_body, bottleneck = conv_encoder(data_format.image_shape, config.channels, config.downsamples)
             features = bottleneck[0] * bottleneck[1] * bottleneck[2]
             self.to_latent = nn.Linear(features, config.latent_dim)
             self.from_latent = nn.Sequential(nn.Linear(config.latent_dim, features), nn.SiLU())
-            self.decoder_body = _conv_decoder(config, data_format, bottleneck)
+            self.decoder_body = conv_decoder(bottleneck, data_format.channels, config.channels, config.downsamples)
         else:
             self.encoder_body = nn.Sequential(nn.Flatten(), nn.Linear(dims, config.hidden), nn.SiLU())
             self.to_latent = nn.Linear(config.hidden, config.latent_dim)
@@ -107,7 +110,7 @@ class Autoencoder(GenerativeModel):
         self.register_buffer("latent_covariance", torch.eye(config.latent_dim))
 
     # ---- encoder / decoder ----------------------------------------------------------
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, C, H, W) -> z (B, latent_dim)."""
         self.check_input(x)
         return self.to_latent(self.encoder_body(x))
@@ -140,8 +143,11 @@ class Autoencoder(GenerativeModel):
 
     @torch.no_grad()
     def _update_latent_moments(self, z: torch.Tensor) -> None:
-        """Running mean and covariance of the codes (the ex-post latent density)."""
-        z = z.float()
+        """Running mean and covariance of the codes (the ex-post latent density), in fp32 even under autocast."""
+        with torch.autocast(device_type=z.device.type, enabled=False):
+            self._accumulate_latent_moments(z.float())
+
+    def _accumulate_latent_moments(self, z: torch.Tensor) -> None:
         rate = self.config.latent_momentum
         batch_mean = z.mean(0)  # (D,)
         centred = z - batch_mean

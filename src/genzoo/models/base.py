@@ -110,7 +110,8 @@ class GenerativeModel(nn.Module):
         """log p(x) in nats, summed over sub-pixels, per image: (B,)."""
         raise NotImplementedError(f"{self.name} has no likelihood")
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, C, H, W) -> code (B, D); class-conditional encoders also take labels y (B,)."""
         raise NotImplementedError(f"{self.name} has no encoder")
 
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:

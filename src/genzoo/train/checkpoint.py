@@ -1,0 +1,441 @@
+"""Checkpoints: one safetensors file holding everything needed to sample or resume, no pickle.
+
+Layout of a file (checkpoints/last.safetensors, checkpoints/best.safetensors):
+
+    tensors
+      model.<name>                          weights and buffers (model.state_dict())
+      ema.<name>                            EMA shadows of the parameters, when EMA is on
+      optimizer.<phase>.<index>.<key>       tensor state of each phase's optimizer (exp_avg, step, ...)
+      rng.torch, rng.cuda.<i>, rng.data     torch RNG states (uint8), rng.data the trainer's data generator
+      trainer.<name>                        running sums of the metrics being averaged for the next log line
+    header metadata {"genzoo": JSON}
+      format, format_version, kind, model, run_config, data_format, preprocess, dataset,
+      metrics, versions, created, num_parameters, has_ema, tensors (every tensor key),
+      trainer (step, epoch, batch_in_epoch, best metric, ...), optimizers (param_groups and
+      non-tensor state), schedulers (LambdaLR state), rng (NumPy and python `random` states)
+
+Files are written atomically (temporary file in the same directory, fsync, os.replace,
+fsync of the directory), so a crash while saving leaves the previous checkpoint intact.
+Reading goes through `safetensors` only; anything else (a pickled .pt file, a truncated
+file, a plain safetensors file without genzoo metadata, another format version) raises a
+one-line CheckpointError and is never unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as safetensors_bytes
+
+from genzoo.data.format import DataFormat
+from genzoo.errors import CheckpointError, ConfigError, unknown_choice
+from genzoo.train.config import RunConfig, run_config_from_dict
+
+if TYPE_CHECKING:
+    from genzoo.data import Preprocessor
+    from genzoo.models.base import GenerativeModel
+
+FORMAT_NAME = "genzoo-checkpoint"
+FORMAT_VERSION = 1
+METADATA_KEY = "genzoo"
+CHECKPOINT_SUFFIX = ".safetensors"
+REQUIRED_METADATA = ("model", "run_config", "data_format", "preprocess", "trainer", "tensors")
+
+
+@dataclass
+class CheckpointInfo:
+    """What a checkpoint holds, read from its header without building the model."""
+
+    path: Path
+    step: int
+    epoch: int
+    run_config: RunConfig
+    data_format: DataFormat
+    preprocess: tuple[str, ...]
+    metrics: dict[str, Any]
+    versions: dict[str, Any]
+    model: str = ""
+    kind: str = "last"  # "last" or "best"
+    has_ema: bool = False
+    num_parameters: int = 0
+    dataset: dict[str, Any] = field(default_factory=dict)  # name, image_shape, levels, num_classes, class_names
+    created: str = ""
+    format_version: int = FORMAT_VERSION
+
+    def make_preprocessor(self) -> "Preprocessor":
+        """The run's Preprocessor, e.g. for `to_uint8` of samples."""
+        from genzoo.data import Preprocessor
+
+        return Preprocessor(self.preprocess, source_levels=self.dataset.get("levels") or 256)
+
+
+@dataclass
+class Checkpoint:
+    info: CheckpointInfo
+    tensors: dict[str, torch.Tensor]
+    metadata: dict[str, Any]
+
+    def section(self, prefix: str) -> dict[str, torch.Tensor]:
+        """Tensors under `prefix.` with the prefix removed (e.g. section("model") -> a state_dict)."""
+        start = prefix + "."
+        return {key[len(start) :]: value for key, value in self.tensors.items() if key.startswith(start)}
+
+
+# ---- versions ---------------------------------------------------------------------------
+def library_versions() -> dict[str, str]:
+    import safetensors
+
+    import genzoo
+
+    return {
+        "genzoo": getattr(genzoo, "__version__", "unknown"),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "safetensors": getattr(safetensors, "__version__", "unknown"),
+    }
+
+
+# ---- writing ----------------------------------------------------------------------------
+def _cpu_copy(tensor: torch.Tensor) -> torch.Tensor:
+    """A contiguous CPU tensor that shares no storage (safetensors refuses shared storage)."""
+    return tensor.detach().to("cpu", copy=True).contiguous()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return value.item()
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in checkpoint metadata")
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    """Write, flush and fsync (a separate function so tests can simulate a crash mid-write)."""
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return  # e.g. Windows: directories cannot be opened
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def temporary_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def remove_stale_temporaries(directory: Path) -> None:
+    """Delete temporary files left by a process killed while saving (they are never loaded)."""
+    if directory.is_dir():
+        for leftover in directory.glob(f".*{CHECKPOINT_SUFFIX}.tmp-*"):
+            leftover.unlink(missing_ok=True)
+
+
+def write_checkpoint(path: str | os.PathLike[str], tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, Any]) -> Path:
+    """Atomically write `tensors` + genzoo `metadata` (JSON) as one safetensors file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cpu_tensors = {key: _cpu_copy(value) for key, value in tensors.items()}
+    header = dict(metadata)
+    header.setdefault("format", FORMAT_NAME)
+    header.setdefault("format_version", FORMAT_VERSION)
+    header["tensors"] = sorted(cpu_tensors)
+    data = safetensors_bytes(cpu_tensors, metadata={METADATA_KEY: json.dumps(header, default=_json_default)})
+    temporary = temporary_path(path)
+    try:
+        _write_file(temporary, data)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    _fsync_directory(path.parent)
+    return path
+
+
+# ---- reading ----------------------------------------------------------------------------
+def _not_a_checkpoint(path: Path, why: str) -> CheckpointError:
+    return CheckpointError(f"{path} is not a genzoo checkpoint ({why}): pass a checkpoints/*.safetensors file written by `genzoo train`")
+
+
+def _sniff(path: Path) -> None:
+    """Name pickled / zipped PyTorch files before safetensors gives a cryptic header error."""
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if head.startswith(b"PK\x03\x04"):
+        raise _not_a_checkpoint(path, "a zip archive such as a torch.save file; genzoo never unpickles files, they can run code")
+    if head[:1] == b"\x80" and len(head) > 1 and 2 <= head[1] <= 5:
+        raise _not_a_checkpoint(path, "a pickle file; genzoo never unpickles files, they can run code")
+
+
+def _open(path: Path, *, with_tensors: bool) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, list[int]]]:
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} not found: check the path")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} is not a file: pass a .safetensors file or a run directory")
+    _sniff(path)
+    tensors: dict[str, torch.Tensor] = {}
+    shapes: dict[str, list[int]] = {}
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            header = handle.metadata() or {}
+            keys = list(handle.keys())
+            for key in keys:
+                if with_tensors:
+                    tensors[key] = handle.get_tensor(key)
+                    shapes[key] = list(tensors[key].shape)
+                elif key.startswith("model."):
+                    shapes[key] = list(handle.get_slice(key).get_shape())
+    except SafetensorError as error:
+        raise _not_a_checkpoint(path, f"not a valid safetensors file: {error}") from None
+    except (OSError, ValueError, RuntimeError) as error:
+        raise _not_a_checkpoint(path, f"unreadable: {error}") from None
+    if METADATA_KEY not in header:
+        raise _not_a_checkpoint(path, "a safetensors file without genzoo metadata")
+    try:
+        metadata = json.loads(header[METADATA_KEY])
+    except json.JSONDecodeError as error:
+        raise _not_a_checkpoint(path, f"corrupt metadata: {error}") from None
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT_NAME:
+        raise _not_a_checkpoint(path, "its metadata is not in the genzoo checkpoint format")
+    version = metadata.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format version {version!r}, this genzoo reads version {FORMAT_VERSION}: "
+            "use the genzoo version that wrote it (see `genzoo info`)"
+        )
+    missing = [name for name in REQUIRED_METADATA if name not in metadata]
+    if missing:
+        raise CheckpointError(f"{path} is an incomplete genzoo checkpoint (metadata lacks {missing[0]!r}): use another checkpoint")
+    absent = sorted(set(metadata["tensors"]) - set(keys))
+    if absent:
+        raise CheckpointError(f"{path} is an incomplete genzoo checkpoint (tensor {absent[0]!r} missing): use another checkpoint")
+    return metadata, tensors, shapes
+
+
+def _info_from_metadata(path: Path, metadata: dict[str, Any], shapes: dict[str, list[int]]) -> CheckpointInfo:
+    try:
+        run_config = run_config_from_dict(metadata["run_config"])
+        data_format = DataFormat.from_dict(metadata["data_format"])
+    except (ConfigError, KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{path} holds a run config this genzoo cannot read ({error}): use the genzoo version that wrote it") from None
+    trainer = metadata.get("trainer", {})
+    num_parameters = metadata.get("num_parameters")
+    if num_parameters is None:
+        num_parameters = sum(int(np.prod(shape)) for key, shape in shapes.items() if key.startswith("model."))
+    return CheckpointInfo(
+        path=path,
+        step=int(trainer.get("step", 0)),
+        epoch=int(trainer.get("epoch", 0)),
+        run_config=run_config,
+        data_format=data_format,
+        preprocess=tuple(metadata.get("preprocess") or ()),
+        metrics=dict(metadata.get("metrics") or {}),
+        versions=dict(metadata.get("versions") or {}),
+        model=str(metadata.get("model", run_config.model)),
+        kind=str(metadata.get("kind", "last")),
+        has_ema=bool(metadata.get("has_ema", False)),
+        num_parameters=int(num_parameters),
+        dataset=dict(metadata.get("dataset") or {}),
+        created=str(metadata.get("created", "")),
+        format_version=int(metadata["format_version"]),
+    )
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+    """Every tensor (on the CPU) and the metadata of a checkpoint file."""
+    path = Path(path)
+    metadata, tensors, shapes = _open(path, with_tensors=True)
+    return Checkpoint(info=_info_from_metadata(path, metadata, shapes), tensors=tensors, metadata=metadata)
+
+
+def read_checkpoint_info(path: str | os.PathLike[str]) -> CheckpointInfo:
+    """A checkpoint's description (for `genzoo info`) without loading its tensors.
+
+    `path` may be a checkpoint file or a run directory (its best, else last, checkpoint).
+    """
+    file = find_checkpoint(path, "best")
+    metadata, _, shapes = _open(file, with_tensors=False)
+    return _info_from_metadata(file, metadata, shapes)
+
+
+def find_checkpoint(path: str | os.PathLike[str], which: Literal["last", "best"] = "best") -> Path:
+    """The checkpoint file for `path`: itself when a file, else RUN_DIR/checkpoints/<which>.
+
+    `best` falls back to `last` (a run that never evaluated has no best checkpoint).
+    """
+    if which not in ("last", "best"):
+        raise unknown_choice("checkpoint", which, ("last", "best"))
+    path = Path(path)
+    if path.is_file():
+        return path
+    if not path.exists():
+        raise CheckpointError(f"{path} does not exist: pass a run directory or a .safetensors checkpoint file")
+    folder = path / "checkpoints" if (path / "checkpoints").is_dir() else path
+    for name in (("best", "last") if which == "best" else ("last",)):
+        candidate = folder / f"{name}{CHECKPOINT_SUFFIX}"
+        if candidate.is_file():
+            return candidate
+    found = sorted(entry.name for entry in folder.iterdir() if not entry.name.startswith("."))
+    holds = ", ".join(found) if found else "nothing"
+    fix = "use which='best'" if which == "last" and (folder / f"best{CHECKPOINT_SUFFIX}").is_file() else (
+        "train into it first, or pass a .safetensors checkpoint file"
+    )
+    raise CheckpointError(f"no {which} checkpoint in {folder} (it holds: {holds}): {fix}")
+
+
+# ---- model, optimizer and RNG state -------------------------------------------------------
+def load_module_state(module: torch.nn.Module, state: Mapping[str, torch.Tensor], *, path: Path, what: str = "model") -> None:
+    """Strict load_state_dict with a one-line CheckpointError naming the first mismatch."""
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        detail = f"lacks {missing[0]!r}" if missing else f"has unexpected {unexpected[0]!r}"
+        raise CheckpointError(f"{path} does not match the {what} it was built for ({detail}): was the model code changed?")
+    for name, tensor in state.items():
+        if tuple(expected[name].shape) != tuple(tensor.shape):
+            raise CheckpointError(
+                f"{path} does not match the {what} ({name} has shape {tuple(tensor.shape)}, "
+                f"the model expects {tuple(expected[name].shape)}): was the model code changed?"
+            )
+    module.load_state_dict(dict(state), strict=True)
+
+
+def pack_optimizer(phase: str, optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Optimizer state -> (`optimizer.<phase>.<index>.<key>` tensors, JSON of the rest)."""
+    state_dict = optimizer.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    other: dict[str, dict[str, Any]] = {}
+    for index, entries in state_dict["state"].items():
+        for key, value in entries.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optimizer.{phase}.{index}.{key}"] = value
+            else:
+                other.setdefault(str(index), {})[key] = value
+    return tensors, {"param_groups": state_dict["param_groups"], "state": other}
+
+
+def unpack_optimizer(phase: str, tensors: Mapping[str, torch.Tensor], packed: Mapping[str, Any]) -> dict[str, Any]:
+    """The inverse of `pack_optimizer`: a state_dict for `optimizer.load_state_dict`."""
+    prefix = f"optimizer.{phase}."
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        if key.startswith(prefix):
+            index, name = key[len(prefix) :].split(".", 1)
+            state.setdefault(int(index), {})[name] = value
+    for index, entries in packed.get("state", {}).items():
+        state.setdefault(int(index), {}).update(entries)
+    groups = []
+    for group in packed["param_groups"]:
+        # JSON turned tuples (betas) into lists; optimizers expect the original types.
+        groups.append({k: (tuple(v) if isinstance(v, list) and k != "params" else v) for k, v in group.items()})
+    return {"state": state, "param_groups": groups}
+
+
+def capture_rng(data_generator: torch.Generator | None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """RNG states: torch CPU/CUDA and the data generator as uint8 tensors, NumPy and python as JSON."""
+    tensors = {"rng.torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for index, state in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{index}"] = state
+    if data_generator is not None:
+        tensors["rng.data"] = data_generator.get_state()
+    bit_generator, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    version, python_state, gauss_next = random.getstate()
+    packed = {
+        "numpy": [bit_generator, keys.tolist(), int(position), int(has_gauss), float(cached_gaussian)],
+        "python": [version, list(python_state), gauss_next],
+    }
+    return tensors, packed
+
+
+def restore_rng(tensors: Mapping[str, torch.Tensor], packed: Mapping[str, Any], data_generator: torch.Generator | None) -> bool:
+    """Restore what `capture_rng` saved; False when a state did not fit this machine.
+
+    A run resumed on another kind of device (a CPU checkpoint continued on a GPU) cannot
+    restore CUDA or data-generator states; those streams then start afresh (not bitwise
+    exact, which is only promised on the same device).
+    """
+    exact = True
+    torch.set_rng_state(tensors["rng.torch"])
+    cuda_states = [tensors[f"rng.cuda.{i}"] for i in range(len(tensors)) if f"rng.cuda.{i}" in tensors]
+    if cuda_states and torch.cuda.is_available() and len(cuda_states) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda_states)
+    elif cuda_states:
+        exact = False
+    if data_generator is not None and "rng.data" in tensors:
+        try:
+            data_generator.set_state(tensors["rng.data"])
+        except RuntimeError:  # a CPU generator's state given to a CUDA one, or the reverse
+            exact = False
+    if "numpy" in packed:
+        bit_generator, keys, position, has_gauss, cached_gaussian = packed["numpy"]
+        np.random.set_state((bit_generator, np.asarray(keys, dtype=np.uint32), position, has_gauss, cached_gaussian))
+    if "python" in packed:
+        version, python_state, gauss_next = packed["python"]
+        random.setstate((version, tuple(python_state), gauss_next))
+    return exact
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+# ---- inference ------------------------------------------------------------------------
+def load_model(
+    path: str | os.PathLike[str],
+    *,
+    which: Literal["last", "best"] = "best",
+    device: str | torch.device = "cpu",
+    ema: bool = True,
+) -> tuple["GenerativeModel", CheckpointInfo]:
+    """Rebuild a trained model from a run directory or checkpoint file, in eval() mode.
+
+    Uses the EMA weights when the checkpoint has them and `ema` is true.
+    """
+    from genzoo.models.registry import build_model_from_format
+    from genzoo.train.device import resolve_device
+
+    checkpoint = read_checkpoint(find_checkpoint(path, which))
+    info = checkpoint.info
+    try:
+        model = build_model_from_format(info.run_config.model, info.data_format, info.run_config.model_options)
+    except ConfigError as error:
+        raise CheckpointError(f"{info.path} names a model this genzoo cannot build ({error})") from None
+    load_module_state(model, checkpoint.section("model"), path=info.path)
+    if ema and info.has_ema:
+        shadows = checkpoint.section("ema")
+        with torch.no_grad():
+            for name, param in model.named_parameters():
+                if name not in shadows:
+                    raise CheckpointError(f"{info.path} lacks the EMA weight {name!r}: load it with ema=False")
+                param.copy_(shadows[name])
+    target = resolve_device(device) if isinstance(device, str) else device
+    model.to(target).eval()
+    return model, info

@@ -1,0 +1,112 @@
+"""Device choice, mixed precision, seeding and deterministic mode.
+
+`resolve_device("auto")` picks CUDA, then Apple MPS, then the CPU. Mixed precision is
+bfloat16 autocast only (no loss scaling needed, unlike fp16): on CUDA when
+`train.precision` is auto or bf16, on the CPU only when bf16 is asked for explicitly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from genzoo.errors import ConfigError
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def resolve_device(spec: str = "auto", *, local_rank: int | None = None) -> torch.device:
+    """`auto` -> cuda > mps > cpu; explicit names are checked. Under torchrun CUDA uses cuda:LOCAL_RANK."""
+    spec = (spec or "auto").strip().lower()
+    if spec == "auto":
+        if torch.cuda.is_available():
+            spec = "cuda"
+        elif _mps_available():
+            spec = "mps"
+        else:
+            spec = "cpu"
+    try:
+        device = torch.device(spec)
+    except RuntimeError:
+        raise ConfigError(f"bad value {spec!r} for train.device: choose auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError("train.device is cuda but no CUDA GPU is available: use train.device=cpu or auto")
+        if local_rank is not None:
+            device = torch.device("cuda", local_rank)
+        elif device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
+        if device.index >= torch.cuda.device_count():
+            raise ConfigError(f"train.device is {device} but only {torch.cuda.device_count()} CUDA device(s) exist")
+        torch.cuda.set_device(device)
+    elif device.type == "mps":
+        if not _mps_available():
+            raise ConfigError("train.device is mps but MPS is not available: use train.device=cpu or auto")
+    elif device.type != "cpu":
+        raise ConfigError(f"bad value {spec!r} for train.device: choose auto, cpu, cuda, cuda:N or mps")
+    return device
+
+
+def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+    """The autocast dtype for `train.precision` on `device`, or None for plain fp32."""
+    if precision == "fp32":
+        return None
+    if device.type == "cuda":
+        if precision == "bf16" or torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return None
+    if device.type == "cpu" and precision == "bf16":
+        return torch.bfloat16
+    return None
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    """bf16 autocast context for `dtype`, a no-op context when dtype is None."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python `random`, NumPy and torch (CPU and every CUDA device)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def configure_backends(device: torch.device, *, deterministic: bool) -> None:
+    """Deterministic algorithms when asked; otherwise the fast CUDA paths (TF32, cuDNN autotune)."""
+    if deterministic:
+        # cuBLAS needs a fixed workspace to be deterministic (CUDA docs, "Reproducibility").
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+    elif device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
+@contextlib.contextmanager
+def isolated_rng(device: torch.device) -> Iterator[None]:
+    """Run a block (evaluation, sampling) without consuming the training RNG streams.
+
+    Training then follows the same trajectory whatever eval_every / sample_every are, which
+    is what makes an interrupted and resumed run identical to an uninterrupted one.
+    """
+    devices = [device] if device.type == "cuda" else []
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=devices, device_type="cuda" if devices else "cpu"):
+        try:
+            yield
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)

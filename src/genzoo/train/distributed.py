@@ -1,0 +1,92 @@
+"""Data-parallel training under `torchrun`: environment, process group, collectives.
+
+torchrun sets WORLD_SIZE, RANK and LOCAL_RANK; without them the run is one process and
+every helper here is a no-op. The process group uses NCCL on CUDA and Gloo on the CPU.
+Rank 0 alone writes logs, samples and checkpoints.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from genzoo.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DistributedEnv:
+    rank: int = 0
+    local_rank: int = 0
+    world_size: int = 1
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def detect() -> DistributedEnv:
+    """Rank and world size from torchrun's environment variables (one process when unset)."""
+
+    def read(name: str, default: int) -> int:
+        raw = os.environ.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"environment variable {name}={raw!r} is not an integer: launch with torchrun") from None
+
+    world_size = read("WORLD_SIZE", 1)
+    rank = read("RANK", 0)
+    local_rank = read("LOCAL_RANK", rank)
+    if world_size < 1 or not 0 <= rank < world_size:
+        raise ConfigError(f"bad torchrun environment: RANK={rank}, WORLD_SIZE={world_size}")
+    return DistributedEnv(rank=rank, local_rank=local_rank, world_size=world_size)
+
+
+def init_process_group(env: DistributedEnv, device: torch.device) -> bool:
+    """Join the process group when running under torchrun; True when this call created it."""
+    if not env.enabled or dist.is_initialized():
+        return False
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    dist.init_process_group(backend=backend, rank=env.rank, world_size=env.world_size)
+    return True
+
+
+def destroy_process_group() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def is_active() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def is_main() -> bool:
+    return not is_active() or dist.get_rank() == 0
+
+
+def barrier() -> None:
+    if is_active():
+        dist.barrier()
+
+
+def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
+    """In-place sum over ranks (returned for chaining); identity in a single process."""
+    if is_active():
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensor
+
+
+def all_reduce_max(tensor: torch.Tensor) -> torch.Tensor:
+    """In-place max over ranks, e.g. of stop flags so every rank stops at the same step."""
+    if is_active():
+        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return tensor

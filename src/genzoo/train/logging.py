@@ -1,0 +1,100 @@
+"""Metrics of a run: RUN_DIR/metrics.jsonl, and TensorBoard event files when it is installed.
+
+metrics.jsonl holds one JSON object per line:
+    {"step": 500, "epoch": 1.92, "split": "train", "loss": ..., <loss parts>, "lr": ..., "images_per_s": ..., "time": ...}
+    {"step": 500, "epoch": 1.92, "split": "test", <every key of model.evaluate>, "time": ...}
+`time` is training wall-clock seconds since the start of the run (summed over resumes).
+Only rank 0 writes. Non-finite values are written as null (JSON has no NaN).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("genzoo.train")
+
+
+def _finite_or_none(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def read_metrics(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Every record of a metrics.jsonl file (a torn last line from a crash is skipped)."""
+    records = []
+    path = Path(path)
+    if not path.exists():
+        return records
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return records
+
+
+class MetricsLogger:
+    """Appends records to metrics.jsonl (and TensorBoard); a no-op on ranks other than 0."""
+
+    def __init__(self, run_dir: str | os.PathLike[str], *, enabled: bool = True, tensorboard: bool = True) -> None:
+        self.path = Path(run_dir) / "metrics.jsonl"
+        self.enabled = enabled
+        self._writer = None
+        if enabled and tensorboard:
+            self._writer = _tensorboard_writer(Path(run_dir) / "tensorboard")
+
+    def truncate_after(self, step: int) -> None:
+        """Drop records with step > `step`, so a resumed run's file matches an uninterrupted one."""
+        if not self.enabled or not self.path.exists():
+            return
+        kept = [record for record in read_metrics(self.path) if int(record.get("step", 0)) <= step]
+        temporary = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        with open(temporary, "w", encoding="utf-8") as handle:
+            for record in kept:
+                handle.write(json.dumps(record) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, self.path)
+
+    def log(self, record: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        clean = {key: _finite_or_none(value) for key, value in record.items()}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(clean) + "\n")
+        if self._writer is not None:
+            split = clean.get("split", "train")
+            for key, value in clean.items():
+                if key in ("step", "split") or not isinstance(value, (int, float)) or isinstance(value, bool):
+                    continue
+                self._writer.add_scalar(f"{split}/{key}", value, global_step=int(clean["step"]))
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.flush()
+            self._writer.close()
+            self._writer = None
+
+
+def _tensorboard_writer(directory: Path) -> Any:
+    try:
+        import tensorboard  # noqa: F401  (SummaryWriter needs the package itself)
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    try:
+        return SummaryWriter(log_dir=str(directory))
+    except Exception as error:  # noqa: BLE001  (TensorBoard is optional; never fail a run for it)
+        log.warning("TensorBoard disabled: %s", error)
+        return None

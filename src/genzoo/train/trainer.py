@@ -1,0 +1,905 @@
+"""The one training loop of genzoo: every model, one device or many, fresh or resumed.
+
+A training step runs each phase of `model.training_phases()` in order, each `repeats` times
+on a fresh batch (Goodfellow et al. 2014, Alg. 1: k discriminator steps, then one generator
+step); a one-phase model consumes one batch per step. Each phase has its own optimizer over
+`model.phase_parameters(phase)` and its own LR scheduler, stepped once per training step.
+
+Per batch: uint8 images -> preprocessor (with the trainer's data generator, for dynamic
+binarization or dequantization noise) -> model(x, y, phase) -> mean of the per-example loss
+-> backward -> gradient clipping -> optimizer step. After the step: EMA update, then the
+periodic work (log, evaluate + `best`, sample grid, `last` checkpoint), then Ctrl-C handling.
+
+Resuming is exact: the data order is a pure function of (seed, epoch) plus the batch index
+within the epoch, and the checkpoint restores weights, optimizers, schedulers, EMA, every
+RNG, and even the partial sums of the next log line. Evaluation and sampling run on forked
+RNG streams, so they never perturb training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+import yaml
+from torch import nn
+from tqdm.auto import tqdm
+
+from genzoo.data.grid import save_image_grid
+from genzoo.errors import CheckpointError, ConfigError, DataError, TrainingDiverged
+from genzoo.models.base import TrainingPhase
+from genzoo.train import distributed
+from genzoo.train.checkpoint import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    capture_rng,
+    library_versions,
+    load_module_state,
+    now_iso,
+    pack_optimizer,
+    read_checkpoint,
+    remove_stale_temporaries,
+    restore_rng,
+    unpack_optimizer,
+    write_checkpoint,
+)
+from genzoo.train.config import RunConfig, run_config_from_dict
+from genzoo.train.device import autocast, autocast_dtype, configure_backends, isolated_rng, resolve_device, seed_everything
+from genzoo.train.ema import EMA
+from genzoo.train.logging import MetricsLogger, log
+from genzoo.train.run import build_run, resolve_preprocess
+from genzoo.train.schedules import build_scheduler, sync_learning_rates
+
+# TrainConfig / DataConfig fields a resumed run may change: bookkeeping, hardware, and the
+# length of the run. Anything else (model, data, optimisation) must match the saved config.
+RESUMABLE_CHANGES = {
+    "train": {
+        "steps", "epochs", "log_every", "eval_every", "eval_batches", "eval_batch_size", "sample_every",
+        "sample_count", "checkpoint_every", "progress", "device", "precision", "deterministic",
+        "on_device_data", "divergence_factor",
+    },
+    "data": {"data_dir", "download"},
+}
+DIVERGENCE_WINDOW = 200  # recent losses whose median is the reference for "exploded"
+DIVERGENCE_WARMUP = 20  # losses seen before the explosion test starts
+ON_DEVICE_FRACTION = 0.25  # auto: keep the uint8 data on the GPU when it takes < this share of free memory
+
+
+@dataclass
+class TrainResult:
+    """How a call to `train` ended. `message` is one line for the CLI (empty when finished)."""
+
+    run_dir: Path
+    step: int
+    status: Literal["finished", "interrupted", "diverged"]
+    last_checkpoint: Path | None
+    best_checkpoint: Path | None
+    final_metrics: dict[str, Any] = field(default_factory=dict)
+    total_steps: int = 0
+    message: str = ""
+
+    def raise_for_status(self) -> "TrainResult":
+        """Raise TrainingDiverged (its message: the one line for the user) when the run diverged."""
+        if self.status == "diverged":
+            raise TrainingDiverged(self.message)
+        return self
+
+
+def train(config: RunConfig | None, run_dir: str | os.PathLike[str], *, resume: bool = False) -> TrainResult:
+    """Train `config` into `run_dir`; see the module docstring.
+
+    resume=True continues RUN_DIR from checkpoints/last.safetensors. `config` is then either
+    None (the saved config.yaml as is) or the saved config with the user's changes merged in
+    (see `resume_config`); changing anything but the run length and bookkeeping raises
+    ConfigError. A fresh run refuses a directory that already holds a checkpoint.
+    """
+    trainer = Trainer(config, run_dir, resume=resume)
+    try:
+        return trainer.fit()
+    finally:
+        trainer.close()
+
+
+def resume_config(run_dir: str | os.PathLike[str], changes: dict[str, Any] | None = None) -> RunConfig:
+    """The saved RUN_DIR/config.yaml with `changes` (YAML layout, e.g. {"train": {"steps": 4000}}) on top."""
+    from genzoo.config import deep_merge
+
+    saved = _read_saved_config(Path(run_dir)).to_dict()
+    if changes:
+        train_changes = changes.get("train") or {}
+        # A new length replaces the old one, whichever of steps/epochs each names.
+        if "steps" in train_changes and "epochs" not in train_changes:
+            saved["train"]["epochs"] = None
+        if "epochs" in train_changes and "steps" not in train_changes:
+            saved["train"]["steps"] = None
+        saved = deep_merge(saved, changes)
+    return run_config_from_dict(saved)
+
+
+def _read_saved_config(run_dir: Path) -> RunConfig:
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        what = ", ".join(sorted(p.name for p in run_dir.iterdir())) if run_dir.is_dir() else "it does not exist"
+        raise CheckpointError(f"cannot resume {run_dir}: no config.yaml there ({what or 'empty'}); start a new run instead")
+    with open(path, encoding="utf-8") as handle:
+        return run_config_from_dict(yaml.safe_load(handle) or {})
+
+
+def _check_resume_changes(saved: RunConfig, given: RunConfig) -> None:
+    old, new = resolve_preprocess(saved).to_dict(), resolve_preprocess(given).to_dict()
+    for section in ("model", "data", "train"):
+        for key in sorted(set(old[section]) | set(new[section])):
+            before, after = old[section].get(key), new[section].get(key)
+            if before != after and key not in RESUMABLE_CHANGES.get(section, set()):
+                raise ConfigError(
+                    f"cannot change {section}.{key} when resuming ({before!r} -> {after!r}): "
+                    "drop that flag, or start a new run in another directory"
+                )
+
+
+def _write_text_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def _derived_seed(*parts: object) -> int:
+    digest = hashlib.sha256(":".join(map(str, ("genzoo",) + parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+def _git_commit() -> str | None:
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    return done.stdout.strip() or None
+
+
+class StopSignal:
+    """Ctrl-C / SIGTERM set a flag checked after each step; a second Ctrl-C stops at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "StopSignal":
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+        if distributed.is_main():
+            tqdm.write("stopping after this step and saving a checkpoint (Ctrl-C again to quit at once)", file=sys.stderr)
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+
+class DivergenceMonitor:
+    """Non-finite losses, and losses above `factor` x the running median of recent ones.
+
+    The reference is max(|median|, 1): losses near zero (a winning GAN discriminator) must
+    not make every ordinary fluctuation look like an explosion.
+    """
+
+    def __init__(self, factor: float) -> None:
+        self.factor = factor
+        self.history: dict[str, deque[float]] = {}
+
+    def check(self, key: str, value: float) -> str | None:
+        """None when fine, else the reason, e.g. "loss=nan"."""
+        if not math.isfinite(value):
+            return f"loss={value}"
+        recent = self.history.setdefault(key, deque(maxlen=DIVERGENCE_WINDOW))
+        if len(recent) >= DIVERGENCE_WARMUP:
+            median = statistics.median(recent)
+            if abs(value) > self.factor * max(abs(median), 1.0):
+                return f"loss={value:.4g}, over {self.factor:g}x the running median {median:.4g}"
+        recent.append(value)
+        return None
+
+    def state_dict(self) -> dict[str, list[float]]:
+        return {key: list(values) for key, values in self.history.items()}
+
+    def load_state_dict(self, state: dict[str, list[float]]) -> None:
+        self.history = {key: deque(values, maxlen=DIVERGENCE_WINDOW) for key, values in state.items()}
+
+
+class BatchStream:
+    """Training batches in the order of genzoo.data.sampling, across epochs, with its position."""
+
+    def __init__(self, dataset: Any, batch_size: int, *, seed: int, rank: int, world_size: int, device: torch.device) -> None:
+        self.dataset, self.batch_size, self.seed = dataset, batch_size, seed
+        self.rank, self.world_size, self.device = rank, world_size, device
+        self.epoch = 0
+        self.batch_in_epoch = 0  # batches consumed in `epoch` (per rank = global batches)
+        self._iterator: Any = None
+
+    def seek(self, epoch: int, batch_in_epoch: int) -> None:
+        self.epoch, self.batch_in_epoch, self._iterator = epoch, batch_in_epoch, None
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        while True:
+            if self._iterator is None:
+                self._iterator = iter(self.dataset.batches(
+                    self.batch_size, epoch=self.epoch, seed=self.seed, shuffle=True, drop_last=True,
+                    start_batch=self.batch_in_epoch, rank=self.rank, world_size=self.world_size,
+                ))
+            try:
+                images, labels = next(self._iterator)
+            except StopIteration:
+                self.epoch, self.batch_in_epoch, self._iterator = self.epoch + 1, 0, None
+                continue
+            self.batch_in_epoch += 1
+            images = images.to(self.device, non_blocking=True)  # (B, C, H, W) uint8
+            labels = None if labels is None else labels.to(self.device, non_blocking=True)  # (B,)
+            return images, labels
+
+
+def _make_optimizer(name: str, params: list[nn.Parameter], *, lr: float, betas: tuple[float, float], config: Any, cuda: bool) -> torch.optim.Optimizer:
+    if name in ("adam", "adamw"):
+        cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
+        kwargs: dict[str, Any] = dict(lr=lr, betas=tuple(betas), weight_decay=config.weight_decay)
+    elif name == "sgd":
+        cls, kwargs = torch.optim.SGD, dict(lr=lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    elif name == "rmsprop":
+        cls, kwargs = torch.optim.RMSprop, dict(lr=lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    else:
+        raise ConfigError(f"bad value {name!r} for train.optimizer: choose one of adam, adamw, rmsprop, sgd")
+    if cuda:
+        # Fused kernels where the optimizer has them, else the multi-tensor path.
+        for fast in ({"fused": True}, {"foreach": True}):
+            try:
+                return cls(params, **kwargs, **fast)
+            except (TypeError, RuntimeError, ValueError):
+                continue
+    return cls(params, **kwargs)
+
+
+class Trainer:
+    """State and steps of one training run; `train()` is the public entry point."""
+
+    def __init__(self, config: RunConfig | None, run_dir: str | os.PathLike[str], *, resume: bool) -> None:
+        self.run_dir = Path(run_dir)
+        self.resume = resume
+        self.env = distributed.detect()
+        self.is_main = self.env.is_main
+        self.logger: MetricsLogger | None = None
+        self._created_group = False
+        self._previous_deterministic = torch.are_deterministic_algorithms_enabled()
+        self.checkpoint_dir = self.run_dir / "checkpoints"
+        self.last_path = self.checkpoint_dir / "last.safetensors"
+        self.best_path = self.checkpoint_dir / "best.safetensors"
+        try:
+            self._setup(config, resume)
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup(self, config: RunConfig | None, resume: bool) -> None:
+        resume_from = None
+        if resume:
+            saved = _read_saved_config(self.run_dir)
+            if config is None:
+                config = saved
+            _check_resume_changes(saved, config)
+            if not self.last_path.is_file():
+                found = sorted(p.name for p in self.checkpoint_dir.iterdir()) if self.checkpoint_dir.is_dir() else []
+                raise CheckpointError(
+                    f"cannot resume {self.run_dir}: it has no checkpoints/last.safetensors "
+                    f"(checkpoints/ holds: {', '.join(found) or 'nothing'}); start it again without --resume"
+                )
+            resume_from = self.last_path
+        else:
+            if config is None:
+                raise ConfigError("train() needs a RunConfig unless resume=True")
+            if self.last_path.exists():
+                raise ConfigError(
+                    f"{self.run_dir} already holds a run (checkpoints/last.safetensors): "
+                    "resume it with --resume, or train into another directory"
+                )
+        settings = config.train
+        self.settings = settings
+
+        self.device = resolve_device(settings.device, local_rank=self.env.local_rank if self.env.enabled else None)
+        self._created_group = distributed.init_process_group(self.env, self.device)
+        configure_backends(self.device, deterministic=settings.deterministic)
+        self.amp_dtype = autocast_dtype(self.device, settings.precision)
+        seed_everything(settings.seed)
+
+        # Rank 0 loads first, so a download happens once; the others then find the files.
+        if not self.is_main:
+            distributed.barrier()
+        self.run = build_run(config, progress=self.is_main and settings.progress)
+        if self.is_main:
+            distributed.barrier()
+        self.config = self.run.config  # data.preprocess resolved
+        self.module = self.run.model.to(self.device)
+        self.preprocessor = self.run.preprocessor
+        self.label_conditional = bool(self.module.capabilities.label_conditional)
+        self.num_classes = self.run.data_format.num_classes
+
+        world = self.env.world_size
+        if settings.batch_size % world:
+            raise ConfigError(f"train.batch_size {settings.batch_size} is not divisible by the {world} processes: choose a multiple of {world}")
+        self.batch_size = settings.batch_size // world
+        self.eval_batch_size = max(1, settings.eval_batch_size // world)
+        self.train_set, self.test_set = self._place_data(self.run.train_set, self.run.test_set)
+        self.batches_per_epoch = self.train_set.num_batches(self.batch_size, world_size=world)
+        if self.batches_per_epoch < 1:
+            raise DataError(
+                f"dataset {self.config.data.name} has {len(self.train_set)} training images, fewer than one batch "
+                f"of {settings.batch_size}: lower train.batch_size"
+            )
+
+        self.phases: list[TrainingPhase] = list(self.module.training_phases())
+        names = [phase.name for phase in self.phases]
+        if not names or len(set(names)) != len(names) or any(phase.repeats < 1 for phase in self.phases):
+            raise ValueError(f"model {self.module.name} declares bad training phases {self.phases}: names must be unique, repeats >= 1")
+        self.multi_phase = len(self.phases) > 1
+        self.batches_per_step = sum(phase.repeats for phase in self.phases)
+        if settings.steps is not None:
+            self.total_steps = settings.steps
+        elif settings.epochs is not None:
+            self.total_steps = max(1, math.ceil(settings.epochs * self.batches_per_epoch / self.batches_per_step - 1e-9))
+        else:
+            raise ConfigError("no training length: set train.steps or train.epochs")
+
+        self.phase_params: dict[str, list[nn.Parameter]] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.schedulers: dict[str, torch.optim.lr_scheduler.LambdaLR] = {}
+        for phase in self.phases:
+            params = [p for p in self.module.phase_parameters(phase.name) if p.requires_grad]
+            if not params:
+                raise ValueError(f"model {self.module.name} phase {phase.name!r} has no trainable parameters")
+            self.phase_params[phase.name] = params
+            optimizer = _make_optimizer(
+                settings.optimizer, params, lr=phase.lr or settings.lr, betas=phase.betas or settings.betas,
+                config=settings, cuda=self.device.type == "cuda",
+            )
+            self.optimizers[phase.name] = optimizer
+            self.schedulers[phase.name] = build_scheduler(optimizer, settings, self.total_steps)
+        self.last_lr = {name: opt.param_groups[0]["lr"] for name, opt in self.optimizers.items()}
+        self.ema = EMA(self.module, settings.ema_decay) if settings.ema_decay else None
+
+        self.model: nn.Module = self.module
+        if self.env.enabled:
+            self.model = nn.parallel.DistributedDataParallel(
+                self.module,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=self.multi_phase,
+            )
+        self.data_generator = torch.Generator(device=self.device)
+        self.data_generator.manual_seed(_derived_seed(settings.seed, "data", self.env.rank))
+        self.stream = BatchStream(
+            self.train_set, self.batch_size, seed=settings.seed, rank=self.env.rank, world_size=world, device=self.device,
+        )
+
+        # Training state (all of it goes into checkpoints).
+        self.step = 0
+        self.best_metric: float | None = None
+        self.best_step: int | None = None
+        self.elapsed_before_s = 0.0  # wall-clock seconds of earlier sessions of this run
+        self.session_started = time.perf_counter()
+        self.overhead_s = 0.0  # seconds spent evaluating, sampling and saving (not training)
+        self.log_sums: dict[str, torch.Tensor] = {}  # metric -> running sum since the last log (on device)
+        self.log_counts: dict[str, int] = {}
+        self.log_images = 0
+        self.log_started_s = 0.0  # training clock at the last log line
+        self.monitor = DivergenceMonitor(settings.divergence_factor)
+        self.pending: list[tuple[int, str, torch.Tensor]] = []  # (step, phase, batch mean loss) not yet checked
+        # On the CPU a sync is free, so every step's loss is checked at once; on a GPU only when
+        # something is about to be logged or written (a NaN never reaches a checkpoint either
+        # way). Several processes check every step so that they stop at the same one.
+        self.check_every_step = self.device.type != "cuda" or self.env.enabled
+        self.last_saved_step: int | None = None
+        self.latest_metrics: dict[str, Any] = {}  # of the last evaluation
+        self.sampling_supported = True
+        self._checked_output = False
+
+        if self.is_main:
+            self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(self.checkpoint_dir)
+        self.logger = MetricsLogger(self.run_dir, enabled=self.is_main)
+        if resume_from is not None:
+            self._restore(resume_from)
+            self.logger.truncate_after(self.step)
+        elif self.is_main and self.logger.path.exists():
+            self.logger.path.unlink()  # records of an earlier attempt that never saved a checkpoint
+        if self.is_main:
+            self._write_run_files()
+
+    # ---- setup helpers ------------------------------------------------------------------
+    def _place_data(self, train_set: Any, test_set: Any) -> tuple[Any, Any]:
+        """Move the uint8 splits to the accelerator when asked (or auto and they fit)."""
+        from genzoo.data.dataset import ImageDataset
+
+        mode = self.settings.on_device_data
+        if self.device.type == "cpu" or mode == "no":
+            return train_set, test_set
+        sets = [s for s in (train_set, test_set) if s is not None]
+        in_memory = all(isinstance(s, ImageDataset) for s in sets)
+        if not in_memory:
+            if mode == "yes":
+                log.warning("on_device_data=yes ignored: the dataset is streamed from disk")
+            return train_set, test_set
+        if mode == "auto":
+            if self.device.type != "cuda":
+                return train_set, test_set
+            needed = sum(s.images.numel() for s in sets)
+            free, _ = torch.cuda.mem_get_info(self.device)
+            if needed >= ON_DEVICE_FRACTION * free:
+                return train_set, test_set
+        return train_set.to(self.device), None if test_set is None else test_set.to(self.device)
+
+    def _write_run_files(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        _write_text_atomically(self.run_dir / "config.yaml", yaml.safe_dump(self.config.to_dict(), sort_keys=False))
+        session = {
+            "started": now_iso(),
+            "step": self.step,
+            "command": list(sys.argv),
+            "device": str(self.device),
+            "world_size": self.env.world_size,
+            "total_steps": self.total_steps,
+        }
+        run_json = self.run_dir / "run.json"
+        if self.resume and run_json.exists():
+            try:
+                record = json.loads(run_json.read_text(encoding="utf-8"))
+            except json.JSONDecodeError:
+                record = {}
+            record.setdefault("resumes", []).append(session)
+        else:
+            data = self.config.data
+            record = {
+                **library_versions(),
+                "seed": self.settings.seed,
+                "model": self.config.model,
+                "num_parameters": sum(p.numel() for p in self.module.parameters()),
+                "dataset": {
+                    "name": data.name,
+                    "options": data.options,
+                    "location": self._dataset_location(),
+                    "train_images": len(self.train_set),
+                    "test_images": None if self.test_set is None else len(self.test_set),
+                    "image_shape": list(self.run.info.image_shape),
+                },
+                "preprocess": list(self.run.preprocess),
+                "data_format": self.run.data_format.to_dict(),
+                "git_commit": _git_commit(),
+                **session,
+                "resumes": [],
+            }
+        _write_text_atomically(run_json, json.dumps(record, indent=2) + "\n")
+
+    def _dataset_location(self) -> str | None:
+        try:
+            from genzoo.data import locate_dataset
+        except ImportError:
+            return None
+        data = self.config.data
+        try:
+            where = locate_dataset(data.name, data.data_dir, **data.options)
+        except Exception:  # noqa: BLE001  (informational only)
+            return None
+        return where.path or where.detail
+
+    # ---- the loop -------------------------------------------------------------------------
+    def fit(self) -> TrainResult:
+        if self.step >= self.total_steps:
+            return self._result("finished", f"{self.run_dir} is already at step {self.step} of {self.total_steps}: raise train.steps to continue")
+        bar = tqdm(
+            total=self.total_steps, initial=self.step, unit="step", dynamic_ncols=True,
+            disable=not (self.settings.progress and self.is_main), desc=self.config.model,
+        )
+        try:
+            with StopSignal() as stop:
+                self.module.train()
+                self._restart_clock()
+                while self.step < self.total_steps:
+                    self._train_step()
+                    self.step += 1
+                    bar.update(1)
+                    outcome = self._after_step(stop, bar)
+                    if outcome is not None:
+                        return outcome
+                return self._finish()
+        finally:
+            bar.close()
+
+    def _train_step(self) -> None:
+        self.module.on_train_step(self.step)  # model-side schedules (e.g. KL warm-up), exact on resume
+        for phase in self.phases:
+            optimizer = self.optimizers[phase.name]
+            for _ in range(phase.repeats):
+                images, labels = self.stream.next()
+                x = self.preprocessor(images, generator=self.data_generator)  # (B, C, H, W) float
+                y = labels if self.label_conditional else None
+                # Every parameter: a phase's loss may reach other phases' parameters (G through D).
+                self.module.zero_grad(set_to_none=True)
+                with autocast(self.device, self.amp_dtype):
+                    outputs = self.model(x, y, phase=phase.name)
+                self._check_output(outputs, x)
+                loss = outputs["loss"].float().mean()
+                loss.backward()
+                if self.settings.grad_clip is not None:
+                    torch.nn.utils.clip_grad_norm_(self.phase_params[phase.name], self.settings.grad_clip)
+                optimizer.step()
+                self._accumulate(phase.name, outputs, loss)
+                self.log_images += x.shape[0] * self.env.world_size
+            self.last_lr[phase.name] = optimizer.param_groups[0]["lr"]
+            self.schedulers[phase.name].step()
+        if self.ema is not None:
+            self.ema.update(self.module)
+
+    def _check_output(self, outputs: dict[str, torch.Tensor], x: torch.Tensor) -> None:
+        if self._checked_output:
+            return
+        loss = outputs.get("loss") if isinstance(outputs, dict) else None
+        if loss is None or loss.dim() != 1 or loss.shape[0] != x.shape[0]:
+            shape = None if loss is None else tuple(loss.shape)
+            raise ValueError(f"model {self.module.name}: loss() must return a dict whose 'loss' is per-example, shape ({x.shape[0]},), got {shape}")
+        self._checked_output = True
+
+    def _metric_name(self, phase: str, key: str) -> str:
+        return f"{phase}/{key}" if self.multi_phase else key
+
+    def _accumulate(self, phase: str, outputs: dict[str, torch.Tensor], loss: torch.Tensor) -> None:
+        for key, value in outputs.items():
+            if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+                continue
+            name = self._metric_name(phase, key)
+            mean = loss.detach() if key == "loss" else value.detach().float().mean()
+            if name in self.log_sums:
+                self.log_sums[name] += mean
+            else:
+                self.log_sums[name] = mean.clone()
+            self.log_counts[name] = self.log_counts.get(name, 0) + 1
+        self.pending.append((self.step + 1, phase, loss.detach()))
+
+    # ---- after each step ----------------------------------------------------------------
+    def _drain(self) -> tuple[int, str] | None:
+        """Check the pending losses (one device sync); (step, reason) of the first bad one."""
+        if not self.pending:
+            return None
+        values = torch.stack([value for _, _, value in self.pending]).tolist()
+        entries = [(step, phase) for step, phase, _ in self.pending]
+        self.pending.clear()
+        for (step, phase), value in zip(entries, values):
+            reason = self.monitor.check(phase, value)
+            if reason is not None:
+                return step, reason
+        return None
+
+    def _after_step(self, stop: StopSignal, bar: Any) -> TrainResult | None:
+        step, final = self.step, self.step == self.total_steps
+        settings = self.settings
+        log_now = step % max(1, settings.log_every) == 0 or final
+        eval_now = not final and settings.eval_every > 0 and step % settings.eval_every == 0
+        sample_now = not final and settings.sample_every > 0 and step % settings.sample_every == 0
+        save_now = not final and settings.checkpoint_every > 0 and step % settings.checkpoint_every == 0
+        sync = self.check_every_step or log_now or eval_now or sample_now or save_now or stop.requested or final
+        if sync:
+            failure = self._drain()
+            stopping, diverged = stop.requested, failure is not None
+            if self.env.enabled:
+                flags = distributed.all_reduce_max(torch.tensor([float(stopping), float(diverged)], device=self.device))
+                stopping, diverged = bool(flags[0].item()), bool(flags[1].item())
+                if diverged and failure is None:
+                    failure = (step, "loss diverged on another rank")
+            if diverged:
+                return self._diverged(*failure)
+        else:
+            stopping = False
+        if log_now:
+            self._log_train(bar)
+        started = time.perf_counter()
+        if eval_now:
+            self._evaluate_and_select(self.settings.eval_batches)
+        if sample_now:
+            self._sample(f"step_{step:06d}.png")
+        if save_now:
+            self._save_last()
+        self.overhead_s += time.perf_counter() - started
+        if stopping and not final:
+            if self.last_saved_step != step:
+                self._save_last()
+            return self._result(
+                "interrupted",
+                f"training interrupted at step {step} of {self.total_steps}; saved {self.last_path}; "
+                f"continue with: genzoo train --resume --out {self.run_dir}",
+            )
+        return None
+
+    def _log_train(self, bar: Any) -> None:
+        names = sorted(self.log_sums)
+        if names:
+            sums = torch.stack([self.log_sums[name] for name in names])
+            sums = distributed.all_reduce_sum(sums) / self.env.world_size
+            means = {name: total / self.log_counts[name] for name, total in zip(names, sums.tolist())}
+        else:
+            means = {}
+        if self.multi_phase:
+            means["loss"] = sum(means.get(f"{phase.name}/loss", 0.0) for phase in self.phases)
+        interval = self._training_clock() - self.log_started_s
+        record: dict[str, Any] = {"step": self.step, "epoch": self._epoch_position(), "split": "train", "loss": means.pop("loss", None)}
+        record.update(means)
+        record["lr"] = self.last_lr[self.phases[0].name]
+        if self.multi_phase:
+            record.update({f"{name}/lr": lr for name, lr in self.last_lr.items()})
+        record["images_per_s"] = self.log_images / interval if interval > 0 else None
+        record["time"] = round(self._clock(), 3)
+        if self.logger is not None:
+            self.logger.log(record)
+        if record["loss"] is not None and record["images_per_s"] is not None:
+            bar.set_postfix(loss=f"{record['loss']:.4g}", images_per_s=f"{record['images_per_s']:.0f}", refresh=False)
+        self.log_sums, self.log_counts, self.log_images = {}, {}, 0
+        self.log_started_s = self._training_clock()
+
+    def _restart_clock(self) -> None:
+        """Start this session's clock now, so setup time (data loading) is not counted."""
+        self.session_started = time.perf_counter()
+
+    def _clock(self) -> float:
+        """Wall-clock seconds of this run, summed over its sessions (the `time` of metrics.jsonl)."""
+        return self.elapsed_before_s + time.perf_counter() - self.session_started
+
+    def _training_clock(self) -> float:
+        """`_clock` minus evaluation, sampling and saving: the denominator of images_per_s."""
+        return self._clock() - self.overhead_s
+
+    def _epoch_position(self) -> float:
+        return round(self.stream.epoch + self.stream.batch_in_epoch / self.batches_per_epoch, 4)
+
+    # ---- evaluation, sampling ------------------------------------------------------------
+    def _weights_for_inference(self) -> Any:
+        import contextlib
+
+        return self.ema.applied(self.module) if self.ema is not None else contextlib.nullcontext(self.module)
+
+    @torch.no_grad()
+    def evaluate(self, max_batches: int | None = None) -> dict[str, float]:
+        """Mean of every key of model.evaluate over the test split (or its first max_batches batches)."""
+        if self.test_set is None:
+            return {}
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(_derived_seed(self.settings.seed, "eval", self.env.rank))
+        sums: dict[str, torch.Tensor] = {}
+        count = 0
+        self.module.eval()
+        try:
+            with self._weights_for_inference(), isolated_rng(self.device):
+                batches = self.test_set.batches(
+                    self.eval_batch_size, epoch=0, seed=self.settings.seed, shuffle=True, drop_last=False,
+                    rank=self.env.rank, world_size=self.env.world_size,
+                )
+                for index, (images, labels) in enumerate(batches):
+                    if max_batches is not None and index >= max_batches:
+                        break
+                    images = images.to(self.device, non_blocking=True)
+                    x = self.preprocessor(images, generator=generator)  # (B, C, H, W)
+                    y = None if labels is None or not self.label_conditional else labels.to(self.device)
+                    with autocast(self.device, self.amp_dtype):
+                        outputs = self.module.evaluate(x, y)
+                    for key, value in outputs.items():
+                        if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+                            continue
+                        value = value.detach().float()
+                        total = value.sum() if value.dim() > 0 else value * x.shape[0]
+                        sums[key] = sums[key] + total if key in sums else total
+                    count += x.shape[0]
+        finally:
+            self.module.train()
+        names = sorted(sums)
+        totals = torch.stack([sums[name] for name in names] + [torch.tensor(float(count), device=self.device)])
+        totals = distributed.all_reduce_sum(totals).tolist()
+        seen = totals[-1]
+        return {name: total / seen for name, total in zip(names, totals[:-1])} if seen else {}
+
+    def _evaluate_and_select(self, max_batches: int | None) -> dict[str, float]:
+        metrics = self.evaluate(max_batches)
+        if not metrics:
+            return metrics
+        record = {"step": self.step, "epoch": self._epoch_position(), "split": "test", **metrics, "time": round(self._clock(), 3)}
+        if self.logger is not None:
+            self.logger.log(record)
+        selection = self.module.selection_metric
+        if selection not in metrics:
+            raise ValueError(
+                f"model {self.module.name}: selection_metric {selection!r} is not among its evaluate() keys "
+                f"({', '.join(sorted(metrics))})"
+            )
+        self.latest_metrics = metrics
+        value = metrics[selection]
+        if math.isfinite(value) and (self.best_metric is None or value < self.best_metric):
+            self.best_metric, self.best_step = value, self.step
+            if self.is_main:
+                self._save(self.best_path, "best", metrics)
+        return metrics
+
+    @torch.no_grad()
+    def _sample(self, filename: str) -> Path | None:
+        if not self.is_main or not self.sampling_supported:
+            return None
+        count = self.settings.sample_count
+        labels = None
+        if self.label_conditional and self.num_classes:
+            labels = torch.arange(count, device=self.device) % self.num_classes  # (n,)
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(_derived_seed(self.settings.seed, "samples"))  # same noise at every step
+        self.module.eval()
+        try:
+            with self._weights_for_inference(), isolated_rng(self.device), autocast(self.device, self.amp_dtype):
+                images = self.module.sample(count, labels=labels, generator=generator)  # (n, C, H, W)
+        except NotImplementedError as error:
+            log.warning("no sample grids: %s", error)
+            self.sampling_supported = False
+            return None
+        finally:
+            self.module.train()
+        pixels = self.preprocessor.to_uint8(images.float()).cpu()  # (n, C, H, W) uint8
+        return save_image_grid(pixels, self.run_dir / "samples" / filename)
+
+    # ---- checkpoints ----------------------------------------------------------------------
+    def _save_last(self) -> None:
+        if self.is_main:
+            self._save(self.last_path, "last", self.latest_metrics)
+        self.last_saved_step = self.step
+
+    def _save(self, path: Path, kind: str, metrics: dict[str, Any]) -> Path:
+        tensors: dict[str, torch.Tensor] = {f"model.{k}": v for k, v in self.module.state_dict().items()}
+        if self.ema is not None:
+            tensors.update({f"ema.{k}": v for k, v in self.ema.state_dict().items()})
+        optimizers = {}
+        for phase, optimizer in self.optimizers.items():
+            packed_tensors, packed = pack_optimizer(phase, optimizer)
+            tensors.update(packed_tensors)
+            optimizers[phase] = packed
+        rng_tensors, rng = capture_rng(self.data_generator)
+        tensors.update(rng_tensors)
+        tensors.update({f"trainer.log_sum.{name}": value for name, value in self.log_sums.items()})
+        info = self.run.info
+        metadata = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "kind": kind,
+            "model": self.config.model,
+            "run_config": self.config.to_dict(),
+            "data_format": self.run.data_format.to_dict(),
+            "preprocess": list(self.run.preprocess),
+            "dataset": {
+                "name": info.name,
+                "image_shape": list(info.image_shape),
+                "levels": info.levels,
+                "num_classes": info.num_classes,
+                "class_names": None if info.class_names is None else list(info.class_names),
+            },
+            "metrics": metrics,
+            "versions": library_versions(),
+            "created": now_iso(),
+            "num_parameters": sum(p.numel() for p in self.module.parameters()),
+            "has_ema": self.ema is not None,
+            "trainer": {
+                "step": self.step,
+                "total_steps": self.total_steps,
+                "epoch": self.stream.epoch,
+                "batch_in_epoch": self.stream.batch_in_epoch,
+                "batches_per_epoch": self.batches_per_epoch,
+                "world_size": self.env.world_size,
+                "best_metric": self.best_metric,
+                "best_step": self.best_step,
+                "selection_metric": self.module.selection_metric,
+                "elapsed_s": self._clock(),
+                "overhead_s": self.overhead_s,
+                "log_counts": self.log_counts,
+                "log_images": self.log_images,
+                "log_started_s": self.log_started_s,
+                "divergence_history": self.monitor.state_dict(),
+            },
+            "optimizers": optimizers,
+            "schedulers": {phase: scheduler.state_dict() for phase, scheduler in self.schedulers.items()},
+            "rng": rng,
+        }
+        return write_checkpoint(path, tensors, metadata)
+
+    def _restore(self, path: Path) -> None:
+        checkpoint = read_checkpoint(path)
+        metadata = checkpoint.metadata
+        load_module_state(self.module, checkpoint.section("model"), path=path)
+        if self.ema is not None:
+            shadows = checkpoint.section("ema")
+            if not shadows:
+                raise CheckpointError(f"{path} has no EMA weights but train.ema_decay is set: resume without it")
+            self.ema.load_state_dict({k: v.to(self.device) for k, v in shadows.items()})
+        missing = sorted(set(self.optimizers) - set(metadata.get("optimizers", {})))
+        if missing:
+            raise CheckpointError(f"{path} lacks the optimizer of phase {missing[0]!r}: was the model code changed?")
+        try:
+            for phase, optimizer in self.optimizers.items():
+                optimizer.load_state_dict(unpack_optimizer(phase, checkpoint.tensors, metadata["optimizers"][phase]))
+                scheduler = self.schedulers[phase]
+                scheduler.load_state_dict(dict(metadata["schedulers"][phase]))
+                sync_learning_rates(scheduler)
+                self.last_lr[phase] = optimizer.param_groups[0]["lr"]
+        except (KeyError, ValueError, RuntimeError) as error:
+            raise CheckpointError(f"{path} holds optimizer state that does not fit this model ({error})") from None
+        trainer = metadata["trainer"]
+        self.step = int(trainer["step"])
+        self.stream.seek(int(trainer["epoch"]), int(trainer["batch_in_epoch"]))
+        self.best_metric = trainer.get("best_metric")
+        self.best_step = trainer.get("best_step")
+        self.elapsed_before_s = float(trainer.get("elapsed_s", 0.0))
+        self.overhead_s = float(trainer.get("overhead_s", 0.0))
+        self.log_counts = {k: int(v) for k, v in trainer.get("log_counts", {}).items()}
+        self.log_images = int(trainer.get("log_images", 0))
+        self.log_started_s = float(trainer.get("log_started_s", 0.0))
+        self.log_sums = {k: v.to(self.device) for k, v in checkpoint.section("trainer.log_sum").items()}
+        self.monitor.load_state_dict(trainer.get("divergence_history", {}))
+        self.latest_metrics = dict(metadata.get("metrics") or {})
+        if not restore_rng(checkpoint.tensors, metadata.get("rng", {}), self.data_generator):
+            self.data_generator.manual_seed(_derived_seed(self.settings.seed, "data", self.step, self.env.rank))
+            log.warning("resumed on another kind of device: random streams restart, the run continues but not bit for bit")
+        if self.env.rank > 0:
+            # Checkpoints hold rank 0's streams; other ranks derive their own from it.
+            torch.manual_seed(_derived_seed(self.settings.seed, "resume", self.step, self.env.rank))
+            self.data_generator.manual_seed(_derived_seed(self.settings.seed, "data", self.step, self.env.rank))
+        self.last_saved_step = self.step
+        log.info("resumed %s at step %d of %d", self.run_dir, self.step, self.total_steps)
+
+    # ---- endings ------------------------------------------------------------------------
+    def _finish(self) -> TrainResult:
+        self._evaluate_and_select(None)
+        self._sample("final.png")
+        self._save_last()
+        distributed.barrier()
+        return self._result("finished", "")
+
+    def _diverged(self, step: int, reason: str) -> TrainResult:
+        if self.last_path.exists() and self.last_saved_step is not None:
+            where = f"last good checkpoint: {self.last_path} (step {self.last_saved_step})"
+        else:
+            where = "no checkpoint was saved before it: lower train.lr or set train.grad_clip and train again"
+        return self._result("diverged", f"training diverged at step {step} ({reason}); {where}")
+
+    def _result(self, status: Literal["finished", "interrupted", "diverged"], message: str) -> TrainResult:
+        return TrainResult(
+            run_dir=self.run_dir,
+            step=self.step,
+            status=status,
+            last_checkpoint=self.last_path if self.last_path.exists() else None,
+            best_checkpoint=self.best_path if self.best_path.exists() else None,
+            final_metrics=dict(self.latest_metrics),
+            total_steps=self.total_steps,
+            message=message,
+        )
+
+    def close(self) -> None:
+        if self.logger is not None:
+            self.logger.close()
+        torch.use_deterministic_algorithms(self._previous_deterministic)
+        if self._created_group:
+            distributed.destroy_process_group()
+            self._created_group = False
