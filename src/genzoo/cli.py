@@ -7,6 +7,10 @@
     genzoo datasets                      list datasets, where each was found or why not
     genzoo datasets show NAME            write a grid of real images
     genzoo models                        list models and their capabilities
+    genzoo reconstruct RUN_DIR           test images over their reconstructions
+    genzoo traverse RUN_DIR              one row per latent dimension (or --manifold for a 2-D latent)
+    genzoo interpolate RUN_DIR           decode along the path between two codes (--a/--b images or test indices)
+    genzoo finetune RUN_DIR              the encoder as a classifier's start vs random init, for several K
     genzoo demo                          short training on real data: samples, metrics, report
 
 Every user error (unknown model, missing file, bad option) is one line on stderr and exit
@@ -75,6 +79,41 @@ def build_parser() -> argparse.ArgumentParser:
     datasets.add_argument("--download", action="store_true", help="with show: download when missing")
 
     commands.add_parser("models", help="list models and their capabilities")
+
+    def explorer(name: str, help_text: str, default_out: str) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("path", metavar="RUN_DIR|CKPT")
+        command.add_argument("--out", help=f"PNG file (default: RUN_DIR/{default_out})")
+        command.add_argument("--which", choices=("best", "last"), default="best")
+        command.add_argument("--device", default="cpu")
+        command.add_argument("--data-dir", help="where the run's dataset lives, if not where it was found at training")
+        command.add_argument("--seed", type=int, default=0)
+        return command
+
+    reconstruct = explorer("reconstruct", "test images over their reconstructions", "reconstructions.png")
+    reconstruct.add_argument("-n", type=int, default=32, help="number of test images (default 32)")
+    reconstruct.add_argument("--per-row", type=int, default=8)
+
+    traverse = explorer("traverse", "sweep each latent dimension over the prior's quantiles", "traversal.png")
+    traverse.add_argument("--dims", help="comma-separated latent dimensions (default: all, at most 16)")
+    traverse.add_argument("--steps", type=int, default=9)
+    traverse.add_argument("--from-test", type=int, help="hold the other dimensions at this test image's code (default: the prior mean)")
+    traverse.add_argument("--manifold", action="store_true", help="2-D latent: decode the whole inverse-CDF grid")
+    traverse.add_argument("--label", type=int, help="class label for class-conditional models")
+
+    interpolate = explorer("interpolate", "decode along the path between two latent codes", "interpolation.png")
+    interpolate.add_argument("--a", help="image file for the start (default: test image --from-test A)")
+    interpolate.add_argument("--b", help="image file for the end")
+    interpolate.add_argument("--from-test", type=int, nargs=2, metavar=("A", "B"), help="test image indices for the two ends")
+    interpolate.add_argument("--pairs", type=int, default=4, help="without images: number of random latent pairs")
+    interpolate.add_argument("--steps", type=int, default=10)
+    interpolate.add_argument("--kind", choices=("linear", "slerp"), default="linear")
+
+    finetune = explorer("finetune", "encoder as the start of a classifier, vs random initialisation", "finetune.json")
+    finetune.add_argument("--labels-per-class", type=int, nargs="+", default=[10, 100, 1000], metavar="K")
+    finetune.add_argument("--head", choices=("linear", "mlp"), default="linear")
+    finetune.add_argument("--finetune-encoder", action="store_true", help="train the encoder too (default: frozen features)")
+    finetune.add_argument("--steps", type=int, default=300, help="optimisation steps per classifier")
 
     demo = commands.add_parser("demo", help="short training on real data; writes samples, metrics and a report")
     demo.add_argument("--out", default="runs/demo")
@@ -305,7 +344,120 @@ def command_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_for_exploring(args: argparse.Namespace, need: str):
+    from genzoo.errors import ConfigError
+    from genzoo.train import load_model
+
+    model, info = load_model(args.path, which=args.which, device=args.device)
+    if need and not getattr(model.capabilities, need):
+        raise ConfigError(f"model {model.name!r} has no {need.replace('_', ' ')}: `genzoo {args.command}` needs one (see `genzoo models`)")
+    return model, info
+
+
+def _write_grid(images, out: str | None, info, default_name: str, nrow: int | None) -> Path:
+    from genzoo.data.grid import save_image_grid
+
+    path = Path(out) if out else _run_dir_of(info.path) / default_name
+    return save_image_grid(images, path, nrow=nrow)
+
+
+def command_reconstruct(args: argparse.Namespace) -> int:
+    from genzoo.explore.inputs import test_images
+    from genzoo.explore.reconstruction import reconstruction_rows
+
+    model, info = _load_for_exploring(args, "encoder")
+    x, y = test_images(info, range(args.n), data_dir=args.data_dir, seed=args.seed)
+    images, per_row = reconstruction_rows(model, x, y, per_row=args.per_row)
+    path = _write_grid(images, args.out, info, "reconstructions.png", per_row)
+    print(f"wrote {args.n} test images (odd rows) and their reconstructions (even rows) to {path}")
+    return 0
+
+
+def command_traverse(args: argparse.Namespace) -> int:
+    from genzoo.errors import ConfigError
+    from genzoo.explore.inputs import test_images
+    from genzoo.explore.traversal import latent_manifold, traverse_latents
+
+    model, info = _load_for_exploring(args, "latent_decoder")
+    try:
+        if args.manifold:
+            grid = latent_manifold(model, steps=args.steps, label=args.label)
+        else:
+            dims = [int(d) for d in args.dims.split(",")] if args.dims else None
+            x = test_images(info, [args.from_test], data_dir=args.data_dir)[0] if args.from_test is not None else None
+            grid = traverse_latents(model, x=x, label=args.label, dims=dims, steps=args.steps)
+    except ValueError as error:
+        raise ConfigError(str(error).splitlines()[0]) from None
+    path = _write_grid(grid.images, args.out, info, "traversal.png", grid.nrow)
+    print(f"wrote a {'manifold' if args.manifold else 'latent traversal'} grid ({len(grid.images)} images) to {path}")
+    return 0
+
+
+def command_interpolate(args: argparse.Namespace) -> int:
+    import torch
+
+    from genzoo.errors import ConfigError
+    from genzoo.explore.inputs import image_files, test_images
+    from genzoo.explore.interpolation import decode_path, interpolate_images
+    from genzoo.explore.sampling import to_display
+
+    model, info = _load_for_exploring(args, "latent_decoder")
+    if (args.a is None) != (args.b is None):
+        raise ConfigError("give both --a and --b image files (or --from-test A B)")
+    if args.a or args.from_test:
+        if not model.capabilities.encoder:
+            raise ConfigError(f"model {model.name!r} has no encoder to place images in latent space: drop --a/--b/--from-test")
+        if args.a:
+            x_a, x_b = image_files(info, [args.a]), image_files(info, [args.b])
+            labels = None
+        else:
+            x, labels = test_images(info, args.from_test, data_dir=args.data_dir)
+            x_a, x_b = x[:1], x[1:]
+            labels = labels[:1] if labels is not None and model.capabilities.label_conditional else None
+        images = interpolate_images(model, x_a, x_b, args.steps, args.kind, labels)
+    else:
+        if not hasattr(model, "sample_latent"):
+            raise ConfigError(f"model {model.name!r} cannot draw latent codes: give --a/--b or --from-test")
+        generator = torch.Generator(device=model.device).manual_seed(args.seed)
+        z = model.sample_latent(2 * args.pairs, generator=generator)  # (2P, D)
+        images = decode_path(model, z[: args.pairs], z[args.pairs :], args.steps, args.kind)
+    path = _write_grid(to_display(images, model.data_format), args.out, info, "interpolation.png", args.steps)
+    print(f"wrote a {args.kind} interpolation ({len(images) // args.steps} rows of {args.steps}) to {path}")
+    return 0
+
+
+def command_finetune(args: argparse.Namespace) -> int:
+    import torch
+
+    from genzoo.data import load_dataset
+    from genzoo.errors import ConfigError
+    from genzoo.metrics.transfer import TransferSettings, transfer_table
+
+    model, info = _load_for_exploring(args, "encoder")
+    data = info.run_config.data
+    load = lambda split: load_dataset(data.name, split, data_dir=args.data_dir or data.data_dir, download=False, progress=False, **data.options)  # noqa: E731
+    train_set, test_set = load("train"), load("test")
+    if train_set.labels is None:
+        raise ConfigError(f"dataset {data.name!r} has no labels to fine-tune a classifier on")
+    preprocessor = info.make_preprocessor()
+    generator = torch.Generator().manual_seed(args.seed)
+    train_x, test_x = preprocessor(train_set.images, generator=generator), preprocessor(test_set.images, generator=generator)
+    settings = TransferSettings(head=args.head, finetune=args.finetune_encoder, steps=args.steps, seed=args.seed)
+    rows = transfer_table(model, train_x, train_set.labels, test_x, test_set.labels, shots=tuple(args.labels_per_class), settings=settings)
+    print(f"{'K/class':>8} {'train':>7} {'pretrained':>11} {'random init':>12} {'chance':>7}")
+    for row in rows:
+        print(f"{row['per_class']:>8} {row['train_images']:>7} {row['pretrained_accuracy']:>11.4f} {row['random_init_accuracy']:>12.4f} {row['chance']:>7.3f}")
+    out = Path(args.out) if args.out else _run_dir_of(info.path) / "finetune.json"
+    out.write_text(json.dumps({"model": model.name, "step": info.step, "settings": vars(settings) if hasattr(settings, "__dict__") else str(settings), "rows": rows}, indent=2, default=str))
+    print(f"table written to {out}")
+    return 0
+
+
 COMMANDS = {
+    "reconstruct": command_reconstruct,
+    "traverse": command_traverse,
+    "interpolate": command_interpolate,
+    "finetune": command_finetune,
     "train": command_train,
     "sample": command_sample,
     "info": command_info,

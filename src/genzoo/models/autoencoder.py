@@ -166,9 +166,12 @@ class Autoencoder(GenerativeModel):
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """z ~ N(mean, temperature^2 * covariance) of the training codes, decoded: (n, C, H, W)."""
+        return self.decode(self.sample_latent(n, temperature=temperature, generator=generator))
+
+    def sample_latent(self, n: int, *, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+        """z ~ N(mean, temperature^2 * covariance), the Gaussian fitted to the training codes: (n, D)."""
         dim = self.config.latent_dim
         jitter = 1e-5 * torch.eye(dim, device=self.latent_covariance.device)
         cholesky = torch.linalg.cholesky(self.latent_covariance.float() + jitter)  # (D, D)
         noise = torch.randn(n, dim, generator=generator, device=self.latent_mean.device)  # (n, D)
-        z = self.latent_mean + temperature * noise @ cholesky.T
-        return self.decode(z)
+        return self.latent_mean + temperature * noise @ cholesky.T

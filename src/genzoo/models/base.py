@@ -115,7 +115,12 @@ class GenerativeModel(nn.Module):
         raise NotImplementedError(f"{self.name} has no encoder")
 
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """z (B, D) -> images (B, C, H, W) in the data's value range (latent_decoder models)."""
         raise NotImplementedError(f"{self.name} has no decoder")
+
+    def sample_latent(self, n: int, *, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n codes (n, D) from the model's latent distribution (prior, or fitted density for an AE)."""
+        raise NotImplementedError(f"{self.name} has no latent distribution")
 
     @property
     def device(self) -> torch.device:

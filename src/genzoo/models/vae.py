@@ -248,6 +248,10 @@ class VAE(GenerativeModel):
 
     # ---- generation -------------------------------------------------------------------
     @torch.no_grad()
+    def sample_latent(self, n: int, *, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+        """z ~ N(0, temperature^2 I): (n, D), the prior."""
+        return temperature * torch.randn(n, self.config.latent_dim, generator=generator, device=self.device)
+
     def sample(
         self,
         n: int,
@@ -261,7 +265,7 @@ class VAE(GenerativeModel):
         A conditional model without labels cycles through the classes (0, 1, ..., K-1, 0, ...).
         """
         device = self.device
-        z = temperature * torch.randn(n, self.config.latent_dim, generator=generator, device=device)  # (n, D)
+        z = self.sample_latent(n, temperature=temperature, generator=generator)  # (n, D)
         if self.num_classes and labels is None:
             labels = torch.arange(n, device=device) % self.num_classes
         params = self.decoder_params(z, labels)
