@@ -1,0 +1,135 @@
+"""The two-dimensional LSTM layers of PixelRNN (van den Oord et al. 2016, Sec. 3.1-3.2).
+
+Both layers compute, from a map x, LSTM gates as input-to-state + state-to-state (eq. 3):
+
+    [o, f, i, g] = [sigma, sigma, sigma, tanh](K_ss (*) h_prev + K_is (*) x)
+    c = f * c_prev + i * g,        h = o * tanh(c)
+
+- `RowLSTM`: processes the image one row at a time. K_is is a 1 x k mask-B convolution
+  along the row (computed for the whole map at once); K_ss a 1-D convolution of width k over
+  the previous row's hidden state. Receptive field: a triangle above the pixel.
+- `DiagonalBiLSTM`: `skew` shifts row i right by i so that each column of the skewed map is
+  a diagonal of the image; K_is is a 1x1 mask-B convolution and K_ss a 2x1 convolution over
+  the previous skewed column, i.e. each cell reads the states above and to its left. A second
+  LSTM does the same right-to-left on the mirrored image; its output is shifted down one row
+  before the two are added, because in its own row it has seen pixels to the right
+  (Sec. 3.2).
+
+Gate channels are grouped like the hidden state (mask B, `channel_groups(h, C).repeat(4)`),
+so hidden group c at a pixel depends on the pixel's channels <= c of the layer input; the
+state-to-state convolutions read only pixels strictly before, so they are not masked.
+In the Diagonal BiLSTM, states outside the image are zero (cells of the skewed map that are
+padding are reset), which makes the whole-map pass and the pixel-by-pixel pass of sampling
+compute the same function.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genzoo.nn.masked import MaskedConv2d, channel_groups
+
+
+def lstm_cell(gates: torch.Tensor, cell: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eq. (3) of PixelRNN: gates (B, 4h, ...) laid out [o, f, i, g], cell (B, h, ...) -> (hidden, cell)."""
+    hidden = gates.shape[1] // 4
+    output_gate, forget_gate, input_gate = torch.sigmoid(gates[:, : 3 * hidden]).chunk(3, dim=1)
+    cell = forget_gate * cell + input_gate * torch.tanh(gates[:, 3 * hidden :])
+    return output_gate * torch.tanh(cell), cell
+
+
+def skew(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, H, W + H - 1): row i shifted right by i, zeros elsewhere."""
+    height = x.shape[2]
+    return torch.stack([F.pad(x[:, :, i], (i, height - 1 - i)) for i in range(height)], dim=2)
+
+
+def unskew(x: torch.Tensor, width: int) -> torch.Tensor:
+    """Inverse of `skew`: (B, C, H, W + H - 1) -> (B, C, H, W)."""
+    return torch.stack([x[:, :, i, i : i + width] for i in range(x.shape[2])], dim=2)
+
+
+def _gate_groups(hidden: int, groups: int) -> torch.Tensor:
+    return channel_groups(hidden, groups).repeat(4)  # (4h,) each gate grouped like h
+
+
+class RowLSTM(nn.Module):
+    """Row LSTM layer: (B, in, H, W) -> hidden states (B, h, H, W), rows in sequence."""
+
+    def __init__(self, in_channels: int, hidden: int, *, groups: int, kernel: int = 3) -> None:
+        super().__init__()
+        self.hidden = hidden
+        self.input_to_state = MaskedConv2d(
+            in_channels, 4 * hidden, (1, kernel), mask_type="B", groups=groups, out_groups=_gate_groups(hidden, groups)
+        )
+        self.state_to_state = nn.Conv1d(hidden, 4 * hidden, kernel, padding=kernel // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, _, height, width = x.shape
+        input_gates = self.input_to_state(x)  # (B, 4h, H, W), the whole map at once
+        hidden = x.new_zeros(batch, self.hidden, width)  # (B, h, W) state of the previous row
+        cell = torch.zeros_like(hidden)
+        rows = []
+        for row in range(height):
+            hidden, cell = lstm_cell(input_gates[:, :, row] + self.state_to_state(hidden), cell)
+            rows.append(hidden)
+        return torch.stack(rows, dim=2)  # (B, h, H, W)
+
+
+class DiagonalLSTM(nn.Module):
+    """One direction (left-to-right) of the Diagonal BiLSTM: (B, in, H, W) -> (B, h, H, W)."""
+
+    def __init__(self, in_channels: int, hidden: int, *, groups: int) -> None:
+        super().__init__()
+        self.hidden = hidden
+        self.input_to_state = MaskedConv2d(
+            in_channels, 4 * hidden, 1, mask_type="B", groups=groups, out_groups=_gate_groups(hidden, groups)
+        )
+        self.state_to_state = nn.Conv1d(hidden, 4 * hidden, 2)  # taps: [state above, state to the left]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, _, height, width = x.shape
+        input_gates = skew(self.input_to_state(x))  # (B, 4h, H, W + H - 1)
+        inside = skew(x.new_ones(1, 1, height, width))[0, 0]  # (H, W + H - 1): 1 where a skewed cell is a pixel
+        hidden = x.new_zeros(batch, self.hidden, height)  # (B, h, H) previous skewed column
+        cell = torch.zeros_like(hidden)
+        # The 2x1 convolution as one matrix product (a conv1d call per column is ~30x slower on CPU).
+        weight = self.state_to_state.weight  # (4h, h, 2): taps for the row above, the same row
+        kernel = torch.cat([weight[:, :, 0], weight[:, :, 1]], dim=1)  # (4h, 2h)
+        bias = self.state_to_state.bias[:, None]  # (4h, 1)
+        columns = []
+        for column in range(width + height - 1):
+            above = F.pad(hidden, (1, 0))[:, :, :height]  # (B, h, H): row i holds row i-1 of the previous column
+            state_gates = kernel @ torch.cat([above, hidden], dim=1) + bias  # (B, 4h, H)
+            hidden, cell = lstm_cell(input_gates[:, :, :, column] + state_gates, cell)
+            hidden, cell = hidden * inside[:, column], cell * inside[:, column]
+            columns.append(hidden)
+        return unskew(torch.stack(columns, dim=3), width)  # (B, h, H, W)
+
+    def step(
+        self, input_gates: torch.Tensor, hidden_above: torch.Tensor, hidden_before: torch.Tensor, cell_before: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One cell (B, h): input gates (B, 4h), hidden states (B, h) above it and before it in its row.
+
+        The 2x1 state-to-state kernel reads both neighbours; the cell state carried along the
+        scan is the one before it in its row (same row of the previous skewed column).
+        """
+        weight = self.state_to_state.weight  # (4h, h, 2)
+        state_gates = hidden_above @ weight[:, :, 0].T + hidden_before @ weight[:, :, 1].T + self.state_to_state.bias
+        return lstm_cell(input_gates + state_gates, cell_before)
+
+
+class DiagonalBiLSTM(nn.Module):
+    """Left-to-right plus right-to-left (shifted down one row) Diagonal LSTMs: (B, in, H, W) -> (B, h, H, W)."""
+
+    def __init__(self, in_channels: int, hidden: int, *, groups: int) -> None:
+        super().__init__()
+        self.left_to_right = DiagonalLSTM(in_channels, hidden, groups=groups)
+        self.right_to_left = DiagonalLSTM(in_channels, hidden, groups=groups)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        forward_states = self.left_to_right(x)  # (B, h, H, W)
+        backward_states = self.right_to_left(x.flip(3)).flip(3)  # (B, h, H, W), has seen pixels to the right
+        return forward_states + F.pad(backward_states, (0, 0, 1, 0))[:, :, : x.shape[2]]
