@@ -11,6 +11,7 @@
     genzoo traverse RUN_DIR              one row per latent dimension (or --manifold for a 2-D latent)
     genzoo interpolate RUN_DIR           decode along the path between two codes (--a/--b images or test indices)
     genzoo finetune RUN_DIR              the encoder as a classifier's start vs random init, for several K
+    genzoo complete RUN_DIR              image completion: originals, masked inputs, completions
     genzoo demo                          short training on real data: samples, metrics, report
 
 Every user error (unknown model, missing file, bad option) is one line on stderr and exit
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--nrow", type=int, help="images per row")
     sample.add_argument("--which", choices=("best", "last"), default="best", help="checkpoint of a run dir (default best)")
     sample.add_argument("--device", default="cpu")
+    sample.add_argument("--sampler", choices=("fast", "naive"), help="autoregressive models: cached fast sampler or one full pass per sub-pixel")
 
     info = commands.add_parser("info", help="config, step, metrics and size of a run or checkpoint")
     info.add_argument("path", metavar="RUN_DIR|CKPT")
@@ -114,6 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
     finetune.add_argument("--head", choices=("linear", "mlp"), default="linear")
     finetune.add_argument("--finetune-encoder", action="store_true", help="train the encoder too (default: frozen features)")
     finetune.add_argument("--steps", type=int, default=300, help="optimisation steps per classifier")
+
+    complete = explorer("complete", "complete occluded images (autoregressive models)", "completions.png")
+    source = complete.add_mutually_exclusive_group()
+    source.add_argument("--image", nargs="+", help="image file(s) to complete")
+    source.add_argument("--from-test", type=int, nargs="+", metavar="N", help="test image indices (default: 0..7)")
+    complete.add_argument("--keep", choices=("top-half", "left-half", "center"), default="top-half", help="what is kept; the rest is sampled")
+    complete.add_argument("-n", type=int, default=5, help="completions per image")
+    complete.add_argument("--temperature", type=float, default=1.0)
+    complete.add_argument("--sampler", choices=("fast", "naive"))
 
     demo = commands.add_parser("demo", help="short training on real data; writes samples, metrics and a report")
     demo.add_argument("--out", default="runs/demo")
@@ -245,7 +256,10 @@ def command_sample(args: argparse.Namespace) -> int:
         if classes is None or not 0 <= args.label < classes:
             raise ConfigError(f"--label {args.label} out of range: choose 0..{(classes or 1) - 1}")
         labels = torch.full((args.n,), args.label, dtype=torch.long)
-    images = sample_images(model, args.n, labels=labels, temperature=args.temperature, seed=args.seed)
+    options = {"method": args.sampler} if args.sampler else {}
+    if options and not model.capabilities.exact_likelihood:
+        raise ConfigError(f"--sampler: model {model.name!r} is not autoregressive; drop --sampler")
+    images = sample_images(model, args.n, labels=labels, temperature=args.temperature, seed=args.seed, **options)
     out = Path(args.out) if args.out else _run_dir_of(info.path) / "samples" / "sample.png"
     save_image_grid(images, out, nrow=args.nrow)
     print(f"wrote {args.n} samples of {model.name} (step {info.step}) to {out}")
@@ -453,7 +467,38 @@ def command_finetune(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_complete(args: argparse.Namespace) -> int:
+    import torch
+
+    from genzoo.errors import ConfigError
+    from genzoo.explore.completion import complete, keep_mask
+    from genzoo.explore.inputs import image_files, test_images
+    from genzoo.explore.sampling import to_display
+
+    model, info = _load_for_exploring(args, "exact_likelihood")
+    if args.n < 1:
+        raise ConfigError(f"-n must be >= 1, got {args.n}")
+    labels = None
+    if args.image:
+        x = image_files(info, args.image, seed=args.seed)
+    else:
+        x, labels = test_images(info, args.from_test or list(range(8)), data_dir=args.data_dir, seed=args.seed)
+    if not model.capabilities.label_conditional:
+        labels = None
+    keep = keep_mask(args.keep, model.data_format.image_shape)  # (C, H, W) bool
+    generator = torch.Generator(device=model.device).manual_seed(args.seed)
+    completions = complete(model, x, keep, n=args.n, labels=labels, temperature=args.temperature, generator=generator, method=args.sampler)
+    low, high = model.data_format.value_range
+    masked = torch.where(keep.to(x.device), x, torch.full_like(x, (low + high) / 2))  # hidden part shown mid-gray
+    rows = torch.cat([x[:, None], masked[:, None], completions.to(x.device)], dim=1)  # (B, 2 + n, C, H, W)
+    images = to_display(rows.flatten(0, 1), model.data_format)
+    path = _write_grid(images, args.out, info, "completions.png", 2 + args.n)
+    print(f"wrote {len(x)} rows (original, masked input, {args.n} completions) to {path}")
+    return 0
+
+
 COMMANDS = {
+    "complete": command_complete,
     "reconstruct": command_reconstruct,
     "traverse": command_traverse,
     "interpolate": command_interpolate,

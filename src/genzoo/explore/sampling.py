@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from genzoo.data.format import DataFormat
@@ -24,10 +26,12 @@ def sample_images(
     temperature: float = 1.0,
     seed: int = 0,
     batch_size: int = 256,
+    **sample_options: Any,
 ) -> torch.Tensor:
     """n samples as uint8 (n, C, H, W), drawn in eval mode from a generator seeded with `seed`.
 
     Class-conditional models get `labels` (n,), default: classes in turn (0, 1, ..., K-1, 0, ...).
+    `sample_options` go to `model.sample` (e.g. method="naive" for autoregressive models).
     """
     if n < 1:
         raise ValueError(f"number of samples must be >= 1, got {n}")
@@ -41,7 +45,7 @@ def sample_images(
     for start in range(0, n, batch_size):
         count = min(batch_size, n - start)
         chunk_labels = None if labels is None else labels[start : start + count].to(device)
-        images = model.sample(count, labels=chunk_labels, temperature=temperature, generator=generator)
+        images = model.sample(count, labels=chunk_labels, temperature=temperature, generator=generator, **sample_options)
         chunks.append(to_display(images, model.data_format).cpu())
     model.train(was_training)
     return torch.cat(chunks)
