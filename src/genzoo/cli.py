@@ -430,8 +430,6 @@ def command_interpolate(args: argparse.Namespace) -> int:
             labels = labels[:1] if labels is not None and model.capabilities.label_conditional else None
         images = interpolate_images(model, x_a, x_b, args.steps, args.kind, labels)
     else:
-        if not hasattr(model, "sample_latent"):
-            raise ConfigError(f"model {model.name!r} cannot draw latent codes: give --a/--b or --from-test")
         generator = torch.Generator(device=model.device).manual_seed(args.seed)
         z = model.sample_latent(2 * args.pairs, generator=generator)  # (2P, D)
         images = decode_path(model, z[: args.pairs], z[args.pairs :], args.steps, args.kind)

@@ -23,6 +23,7 @@ from genzoo.data.registry import (
     register_dataset,
 )
 from genzoo.data import cifar, folder, idx, npz, shapes  # noqa: F401,E402  (register built-in datasets)
+from genzoo.data import toy2d  # noqa: F401,E402  (registers toy2d: 2-D Gaussian mixtures for GAN mode diagnostics)
 
 __all__ = [
     "DATASET_REGISTRY",

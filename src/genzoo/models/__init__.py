@@ -10,6 +10,12 @@ from genzoo.models.registry import (
     register_model,
 )
 from genzoo.models import autoencoder  # noqa: F401  (registers "ae")
+from genzoo.models import vae  # noqa: F401  (registers "vae")
+from genzoo.models import pixelcnn  # noqa: F401  (registers "pixelcnn")
+from genzoo.models import gated_pixelcnn  # noqa: F401  (registers "gated-pixelcnn")
+from genzoo.models import pixelrnn  # noqa: F401  (registers "pixelrnn-row", "pixelrnn-diag")
+from genzoo.models import gan  # noqa: F401  (registers "gan")
+from genzoo.models import dcgan  # noqa: F401  (registers "dcgan")
 
 __all__ = [
     "Capabilities",

@@ -62,8 +62,9 @@ class GenerativeModel(nn.Module):
     capabilities: ClassVar[Capabilities] = Capabilities()
     # Preprocessing steps a dataset should get when the user names none (genzoo.data.preprocess).
     default_preprocess: ClassVar[tuple[str, ...]] = ()
-    # Name of the eval metric that selects the `best` checkpoint (lower is better).
-    selection_metric: ClassVar[str] = "loss"
+    # Name of the eval metric that selects the `best` checkpoint (lower is better); None when no
+    # held-out loss ranks checkpoints (adversarial models): then `best` is never written.
+    selection_metric: ClassVar[str | None] = "loss"
 
     def __init__(self, config: Any, data_format: DataFormat) -> None:
         super().__init__()

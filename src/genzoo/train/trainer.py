@@ -727,6 +727,9 @@ class Trainer:
         if self.logger is not None:
             self.logger.log(record)
         selection = self.module.selection_metric
+        self.latest_metrics = metrics
+        if selection is None:  # no held-out loss ranks checkpoints (GANs): only `last` is kept
+            return metrics
         if selection not in metrics:
             raise ValueError(
                 f"model {self.module.name}: selection_metric {selection!r} is not among its evaluate() keys "
