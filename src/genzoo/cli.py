@@ -12,6 +12,7 @@
     genzoo interpolate RUN_DIR           decode along the path between two codes (--a/--b images or test indices)
     genzoo finetune RUN_DIR              the encoder as a classifier's start vs random init, for several K
     genzoo complete RUN_DIR              image completion: originals, masked inputs, completions
+    genzoo arithmetic RUN_DIR --expr E   latent vector arithmetic (DCGAN paper), e.g. "red circle - red square + blue square"
     genzoo demo                          short training on real data: samples, metrics, report
 
 Every user error (unknown model, missing file, bad option) is one line on stderr and exit
@@ -125,6 +126,17 @@ def build_parser() -> argparse.ArgumentParser:
     complete.add_argument("-n", type=int, default=5, help="completions per image")
     complete.add_argument("--temperature", type=float, default=1.0)
     complete.add_argument("--sampler", choices=("fast", "naive"))
+
+    arithmetic = explorer("arithmetic", "latent vector arithmetic on a generator: A - B + C", "arithmetic.png")
+    arithmetic.set_defaults(which="last")
+    arithmetic.add_argument("--expr", required=True, help='e.g. "colour=red,shape=circle - colour=red,shape=square + colour=blue,shape=square"')
+    arithmetic.add_argument("--source", choices=("invert", "classify"), default="invert",
+                            help="exemplars' z: invert the generator on dataset images, or classify prior samples")
+    arithmetic.add_argument("--exemplars", type=int, default=3, help="images averaged per concept (the paper uses 3)")
+    arithmetic.add_argument("--results", type=int, default=9)
+    arithmetic.add_argument("--noise", type=float, default=0.25, help="half-width of the uniform noise around the result")
+    arithmetic.add_argument("--score", action="store_true", help="also measure how often the result shows the expected attributes")
+    arithmetic.add_argument("--trials", type=int, default=10, help="with --score: repetitions with fresh exemplars")
 
     demo = commands.add_parser("demo", help="short training on real data; writes samples, metrics and a report")
     demo.add_argument("--out", default="runs/demo")
@@ -495,7 +507,43 @@ def command_complete(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_arithmetic(args: argparse.Namespace) -> int:
+    from genzoo.errors import ConfigError
+    from genzoo.explore.arithmetic import arithmetic_success_rate, latent_arithmetic
+    from genzoo.metrics.attributes import attribute_accuracy, fit_attribute_classifier
+    from genzoo.train import build_run
+
+    model, info = _load_for_exploring(args, "latent_decoder")
+    config = info.run_config
+    if args.data_dir:
+        from dataclasses import replace
+
+        config = replace(config, data=replace(config.data, data_dir=args.data_dir))
+    run = build_run(config)
+    classifier = None
+    if args.source == "classify" or args.score:
+        print("fitting the attribute classifier on the training split ...")
+        classifier = fit_attribute_classifier(run.train_set)
+        if run.test_set is not None:
+            accuracy = attribute_accuracy(classifier, run.test_set)
+            print("attribute classifier test accuracy: " + ", ".join(f"{k}={v:.3f}" for k, v in accuracy.items()))
+    options = dict(dataset=run.train_set, preprocessor=run.preprocessor, classifier=classifier, source=args.source,
+                   exemplars=args.exemplars, results=args.results, noise=args.noise)
+    try:
+        result = latent_arithmetic(model, args.expr, seed=args.seed, **options)
+        score = arithmetic_success_rate(model, classifier, args.expr, trials=args.trials, seed=args.seed, **options) if args.score else None
+    except ValueError as error:
+        raise ConfigError(str(error).splitlines()[0]) from None
+    path = _write_grid(result.grid, args.out, info, "arithmetic.png", result.nrow)
+    print(f"wrote exemplars (one row per concept, its mean last) and {args.results} results to {path}")
+    if score is not None:
+        expected = ", ".join(f"{k}={v}" for k, v in score.expected.items())
+        print(f"success rate {score.success_rate:.3f} over {score.images} result images ({score.trials} trials); expected {expected}")
+    return 0
+
+
 COMMANDS = {
+    "arithmetic": command_arithmetic,
     "complete": command_complete,
     "reconstruct": command_reconstruct,
     "traverse": command_traverse,

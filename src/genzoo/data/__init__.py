@@ -6,7 +6,7 @@
     Preprocessor(["binarize-dynamic"])          uint8 batch -> float batch, and back
 
 Importing this package registers the built-in datasets: mnist, fashion-mnist, cifar10,
-folder, npz and shapes.
+folder, npz, shapes and toy2d (2-D Gaussian mixtures for GAN diagnostics).
 """
 
 from genzoo.data.dataset import DatasetInfo, ImageDataset, StreamingImageDataset
