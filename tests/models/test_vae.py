@@ -21,14 +21,6 @@ BINARY_8 = DataFormat(image_shape=(1, 8, 8), levels=2)
 LABELLED_8 = DataFormat(image_shape=(1, 8, 8), levels=2, num_classes=3)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread; on a shared machine more threads only contend."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def tiny_vae(data_format: DataFormat = BINARY_8, **options):
     torch.manual_seed(0)
