@@ -136,3 +136,12 @@ def test_pickled_checkpoint_is_refused_without_running_it(tmp_path):
     result = genzoo("sample", str(payload), cwd=tmp_path, check=False)
     assert_one_line_error(result)
     assert not marker.exists()
+
+
+def test_eval_states_what_it_measured(trained_run):
+    root, run = trained_run
+    result = genzoo("eval", "run", "--metrics", "likelihood,speed", "--test-images", "16", "--no-progress", "--out", "eval.json", cwd=root)
+    assert "eval.json" in result.stdout
+    measured = json.loads((root / "eval.json").read_text())
+    assert measured["likelihood"]["available"] is False  # an autoencoder has no likelihood, and says so
+    assert measured["speed"]["sampling_seconds_per_image"] > 0

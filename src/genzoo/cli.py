@@ -13,6 +13,8 @@
     genzoo finetune RUN_DIR              the encoder as a classifier's start vs random init, for several K
     genzoo complete RUN_DIR              image completion: originals, masked inputs, completions
     genzoo arithmetic RUN_DIR --expr E   latent vector arithmetic (DCGAN paper), e.g. "red circle - red square + blue square"
+    genzoo eval RUN_DIR                  likelihood (nats, bits/dim), FID/KID/precision-recall, speed
+    genzoo features train --data NAME    train and cache the feature classifier behind FID/KID/P&R
     genzoo demo                          short training on real data: samples, metrics, report
 
 Every user error (unknown model, missing file, bad option) is one line on stderr and exit
@@ -137,6 +139,32 @@ def build_parser() -> argparse.ArgumentParser:
     arithmetic.add_argument("--noise", type=float, default=0.25, help="half-width of the uniform noise around the result")
     arithmetic.add_argument("--score", action="store_true", help="also measure how often the result shows the expected attributes")
     arithmetic.add_argument("--trials", type=int, default=10, help="with --score: repetitions with fresh exemplars")
+
+    evaluate = commands.add_parser("eval", help="likelihood, FID/KID/precision-recall and speed of a trained run")
+    evaluate.add_argument("path", metavar="RUN_DIR|CKPT")
+    evaluate.add_argument("--metrics", default="likelihood,fid,kid,pr,classifier_score,speed",
+                          help="comma-separated subset of likelihood, fid, kid, pr, classifier_score, speed")
+    evaluate.add_argument("--num-samples", type=int, default=10_000, help="generated images for FID/KID/P&R (default 10k, Lucic et al. 2018)")
+    evaluate.add_argument("--iwae-k", type=int, default=5000, help="importance samples for the VAE's IWAE bound")
+    evaluate.add_argument("--test-images", type=int, help="test images for the likelihood (default: the whole split)")
+    evaluate.add_argument("--batch-size", type=int, default=256)
+    evaluate.add_argument("--device", default="auto")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--which", choices=("best", "last"), default="best")
+    evaluate.add_argument("--inception-weights", help="pytorch-fid Inception-v3 weights file: use it instead of genzoo's classifier")
+    evaluate.add_argument("--no-cache", action="store_true", help="recompute reference statistics and features")
+    evaluate.add_argument("--no-progress", action="store_true")
+    evaluate.add_argument("--out", help="JSON file (default: RUN_DIR/evaluation.json)")
+
+    features = commands.add_parser("features", help="the per-dataset feature classifier used by FID/KID/P&R")
+    features.add_argument("action", choices=("train",))
+    features.add_argument("--data", required=True, help="dataset name")
+    features.add_argument("--data-dir")
+    features.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="dataset option, e.g. size=32")
+    features.add_argument("--epochs", type=float, default=6)
+    features.add_argument("--seed", type=int, default=0)
+    features.add_argument("--device", default="cpu")
+    features.add_argument("--threads", type=int, help="CPU threads (1 is often fastest on a shared 2-core machine)")
 
     demo = commands.add_parser("demo", help="short training on real data; writes samples, metrics and a report")
     demo.add_argument("--out", default="runs/demo")
@@ -542,7 +570,40 @@ def command_arithmetic(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_eval(args: argparse.Namespace) -> int:
+    from genzoo.metrics.evaluate import evaluate_run, summary_lines, write_metrics_json
+    from genzoo.train import find_checkpoint
+
+    metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
+    result = evaluate_run(
+        args.path, metrics=metrics, num_samples=args.num_samples, iwae_k=args.iwae_k, test_images=args.test_images,
+        batch_size=args.batch_size, device=args.device, seed=args.seed, which=args.which,
+        inception_weights=args.inception_weights, cache=not args.no_cache, progress=not args.no_progress,
+    )
+    for line in result.get("summary") or summary_lines(result):
+        print(line)
+    out = Path(args.out) if args.out else _run_dir_of(find_checkpoint(args.path, args.which)) / "evaluation.json"
+    print(f"metrics written to {write_metrics_json(result, out)}")
+    return 0
+
+
+def command_features(args: argparse.Namespace) -> int:
+    import torch
+
+    from genzoo.config import parse_overrides
+    from genzoo.metrics.features import train_feature_classifier
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    extractor = train_feature_classifier(args.data, data_dir=args.data_dir, dataset_options=parse_overrides(args.overrides),
+                                         epochs=args.epochs, seed=args.seed, device=args.device)
+    print(extractor.training_summary())
+    return 0
+
+
 COMMANDS = {
+    "eval": command_eval,
+    "features": command_features,
     "arithmetic": command_arithmetic,
     "complete": command_complete,
     "reconstruct": command_reconstruct,
