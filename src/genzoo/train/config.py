@@ -52,6 +52,7 @@ class TrainConfig:
     checkpoint_every: int = 500  # steps between `last` checkpoints
     divergence_factor: float = 1.0e3  # loss above this x its running median counts as exploded
     on_device_data: Literal["auto", "yes", "no"] = "auto"  # keep the uint8 dataset on the accelerator
+    threads: int | None = None  # CPU threads for torch (None: torch's default); 1 avoids oversubscription on busy machines
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -68,6 +69,8 @@ class TrainConfig:
             raise ConfigError(f"train.lr must be > 0, got {self.lr}")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise ConfigError(f"train.ema_decay must be in (0, 1), got {self.ema_decay}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"train.threads must be >= 1, got {self.threads}")
         if self.grad_clip is not None and self.grad_clip <= 0:
             raise ConfigError(f"train.grad_clip must be > 0, got {self.grad_clip}")
 

@@ -69,7 +69,7 @@ RESUMABLE_CHANGES = {
     "train": {
         "steps", "epochs", "log_every", "eval_every", "eval_batches", "eval_batch_size", "sample_every",
         "sample_count", "checkpoint_every", "progress", "device", "precision", "deterministic",
-        "on_device_data", "divergence_factor",
+        "on_device_data", "divergence_factor", "threads",
     },
     "data": {"data_dir", "download"},
 }
@@ -324,6 +324,8 @@ class Trainer:
         self.settings = settings
 
         self.device = resolve_device(settings.device, local_rank=self.env.local_rank if self.env.enabled else None)
+        if settings.threads is not None:
+            torch.set_num_threads(settings.threads)
         self._created_group = distributed.init_process_group(self.env, self.device)
         configure_backends(self.device, deterministic=settings.deterministic)
         self.amp_dtype = autocast_dtype(self.device, settings.precision)
