@@ -370,7 +370,7 @@ def command_datasets(args: argparse.Namespace) -> int:
         except GenzooError:
             shape, classes = "?", "?"
         location = locate_dataset(name, args.data_dir)
-        where = location.path if location.found else f"not found ({location.detail})"
+        where = (location.path or location.detail or "generated on demand") if location.found else f"not found ({location.detail})"
         rows.append((name, shape, classes, where))
     widths = [max(len(row[i]) for row in rows + [("dataset", "shape", "classes", "")]) for i in range(3)]
     print(f"{'dataset':<{widths[0]}}  {'shape':<{widths[1]}}  {'classes':<{widths[2]}}  location")
@@ -634,6 +634,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("genzoo: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":
