@@ -15,7 +15,7 @@
     genzoo arithmetic RUN_DIR --expr E   latent vector arithmetic (DCGAN paper), e.g. "red circle - red square + blue square"
     genzoo eval RUN_DIR                  likelihood (nats, bits/dim), FID/KID/precision-recall, speed
     genzoo features train --data NAME    train and cache the feature classifier behind FID/KID/P&R
-    genzoo demo                          short training on real data: samples, metrics, report
+    genzoo demo                          one small model per family on real data: metrics and a report
 
 Every user error (unknown model, missing file, bad option) is one line on stderr and exit
 status 2; a run stopped by Ctrl-C exits 130 after saving; a diverged run exits 3.
@@ -166,9 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
     features.add_argument("--device", default="cpu")
     features.add_argument("--threads", type=int, help="CPU threads (1 is often fastest on a shared 2-core machine)")
 
-    demo = commands.add_parser("demo", help="short training on real data; writes samples, metrics and a report")
+    demo = commands.add_parser("demo", help="one small model per family on real data, evaluated and compared in a report")
     demo.add_argument("--out", default="runs/demo")
-    demo.add_argument("--steps", type=int, help="training steps (default: the preset's)")
+    demo.add_argument("--steps-scale", type=float, default=1.0, help="multiply every model's training budget (default 1)")
+    demo.add_argument("--models", nargs="+", help="subset of the demo's models (pixelcnn vae ae dcgan)")
+    demo.add_argument("--with-sample-quality", action="store_true", help="train the feature classifier for FID/KID/P&R if not cached")
+    demo.add_argument("--num-samples", type=int, default=500, help="generated images for FID/KID/P&R")
     demo.add_argument("--data-dir")
     demo.add_argument("--device")
     return parser
@@ -393,7 +396,9 @@ def command_models(args: argparse.Namespace) -> int:
 def command_demo(args: argparse.Namespace) -> int:
     from genzoo.demo import run_demo
 
-    report = run_demo(Path(args.out), steps=args.steps, data_dir=args.data_dir, device=args.device)
+    report = run_demo(Path(args.out), steps_scale=args.steps_scale, data_dir=args.data_dir, device=args.device,
+                      models=tuple(args.models) if args.models else None, with_sample_quality=args.with_sample_quality,
+                      num_samples=args.num_samples)
     print(f"report: {report}")
     return 0
 

@@ -1,25 +1,53 @@
-"""`genzoo demo`: a short training on real data that writes samples, reconstructions and a report.
+"""`genzoo demo`: one small model of each family on real data, measured and compared in a report.
 
-Trains the reference convolutional autoencoder on Fashion-MNIST (the Debian package, a
+The lecture's three families side by side (CS231n lecture 13, summary slide): an explicit
+tractable density (PixelCNN, exact NLL), an approximate density with a latent variable (VAE,
+ELBO and IWAE bound; and the plain autoencoder it grows from) and an implicit density
+(DCGAN, samples only). Each trains for a short budget on Fashion-MNIST (the Debian package, a
 --data-dir, the cache, or a download), falling back with a clear message to the procedural
-`shapes` dataset when Fashion-MNIST cannot be had. Budget: a couple of minutes on 2 CPU cores.
+`shapes` dataset when Fashion-MNIST cannot be had. Then every run is evaluated with the same
+yardsticks and one HTML/Markdown report is written. Budget: about 5 minutes on 2 CPU cores.
+
+FID/KID/precision-recall need genzoo's feature classifier for the dataset; the demo uses it
+when it is cached (`genzoo features train --data fashion-mnist`, a few minutes) and says so
+otherwise, unless `with_sample_quality` asks to train it.
 """
 
 from __future__ import annotations
 
 import shutil
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from genzoo.errors import DataError
+from genzoo.errors import DataError, GenzooError
 
-# The demo's own budget; `configs/ae-fashion-mnist.yaml` is the preset for a full run.
-DEMO_PRESET = {
-    "model": {"name": "ae", "architecture": "conv", "latent_dim": 16, "channels": 32},
-    "data": {"name": "fashion-mnist"},
-    "train": {"steps": 1500, "batch_size": 128, "lr": 2e-3, "schedule": "cosine", "warmup_steps": 50,
-              "eval_every": 500, "eval_batches": 20, "sample_every": 500, "checkpoint_every": 500, "log_every": 50},
-}
+COMMON_TRAIN = {"batch_size": 64, "eval_every": 0, "eval_batches": 20, "sample_every": 0, "sample_count": 64,
+                "checkpoint_every": 1000, "log_every": 25}
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """One model of the demo: its family, model options, preprocessing and budget."""
+
+    family: str
+    model: str
+    options: dict[str, Any]
+    preprocess: tuple[str, ...] | None
+    steps: int
+    train: dict[str, Any] = field(default_factory=dict)
+
+
+DEMO_RUNS = (
+    DemoRun("explicit density (autoregressive)", "pixelcnn",
+            {"hidden": 32, "residual_blocks": 4, "output_hidden": 32}, ("binarize-dynamic",), 400, {"lr": 2e-3, "grad_clip": 1.0}),
+    DemoRun("approximate density (latent variable)", "vae",
+            {"latent_dim": 16, "channels": 32, "iwae_samples": 0}, ("binarize-dynamic",), 600, {"lr": 2e-3}),
+    DemoRun("latent variable, no prior (autoencoder)", "ae", {"latent_dim": 16, "channels": 32}, None, 600, {"lr": 2e-3}),
+    DemoRun("implicit density (adversarial)", "dcgan",
+            {"latent_dim": 32, "generator_channels": 32, "discriminator_channels": 32}, None, 400, {}),
+)
 
 
 def pick_dataset(data_dir: str | None) -> tuple[str, dict, str]:
@@ -28,65 +56,129 @@ def pick_dataset(data_dir: str | None) -> tuple[str, dict, str]:
 
     try:
         load_dataset("fashion-mnist", "test", data_dir=data_dir, download=True, progress=True)
-        return "fashion-mnist", {}, "Fashion-MNIST (70k real images, 28x28 gray)."
+        return "fashion-mnist", {}, "Data: Fashion-MNIST (70k real images, 28x28 gray)."
     except DataError as error:
         reason = str(error).splitlines()[0]
         print(f"demo: Fashion-MNIST is unavailable ({reason}); falling back to the procedural `shapes` dataset", file=sys.stderr)
-        return "shapes", {"size": 28, "channels": 1}, f"Fashion-MNIST was unavailable ({reason}); used `shapes` instead."
+        return "shapes", {"size": 28, "channels": 1}, f"Data: `shapes` (Fashion-MNIST was unavailable: {reason})."
 
 
-def run_demo(out_dir: Path, *, steps: int | None = None, data_dir: str | None = None, device: str | None = None) -> Path:
-    """Train, sample, reconstruct, report. Returns the path of the HTML report."""
-    import torch
+def _feature_extractor(dataset: str, options: dict, train_it: bool) -> Any | None:
+    from genzoo.metrics.features import load_feature_extractor
 
-    from genzoo.data import Preprocessor, load_dataset
-    from genzoo.data.grid import save_image_grid
-    from genzoo.explore.reconstruction import reconstruction_rows
-    from genzoo.report.summary import RunSummary, read_metrics, training_curve, write_report
-    from genzoo.train import load_model, train
-    from genzoo.train.config import resolve_run_config
+    try:
+        return load_feature_extractor(dataset, dataset_options=options, train_if_missing=train_it)
+    except GenzooError:
+        return None
+
+
+def run_demo(out_dir: Path, *, steps_scale: float = 1.0, data_dir: str | None = None, device: str | None = None,
+             models: tuple[str, ...] | None = None, with_sample_quality: bool = False, num_samples: int = 500) -> Path:
+    """Train, evaluate and compare one model per family; returns the path of the HTML report."""
+    from genzoo.metrics.evaluate import evaluate_run
+    from genzoo.report.summary import write_report
 
     out_dir = Path(out_dir)
     dataset, options, data_note = pick_dataset(data_dir)
-    flags: dict = {"data": {"name": dataset, "options": options}}
-    if data_dir:
-        flags["data"]["data_dir"] = data_dir
-    if steps is not None:
-        flags["train"] = {"steps": steps}
-    if device:
-        flags.setdefault("train", {})["device"] = device
-    config = resolve_run_config(preset=DEMO_PRESET, flags=flags)
+    extractor = _feature_extractor(dataset, options, with_sample_quality)
+    quality_note = (
+        f"Sample quality: N={num_samples} samples vs {num_samples} test images in the features of {extractor.identifier}, "
+        "the test images shown through each run's preprocessing (binarized for PixelCNN and the VAE)."
+        if extractor is not None
+        else "Sample quality (FID/KID/P&R) skipped: no cached feature classifier; run "
+        f"`genzoo features train --data {dataset}` (a few minutes) or `genzoo demo --with-sample-quality`."
+    )
+    chosen = [run for run in DEMO_RUNS if models is None or run.model in models]
+    summaries, rows = [], []
+    for demo_run in chosen:
+        run_dir = out_dir / f"{demo_run.model}-{dataset}"
+        _train(demo_run, run_dir, dataset, options, data_dir, device, steps_scale)
+        metrics = ["likelihood", "speed"] + (["fid", "kid", "pr"] if extractor is not None else [])
+        result = evaluate_run(run_dir, metrics=metrics, num_samples=num_samples, iwae_k=100, test_images=1000,
+                              feature_extractor=extractor, progress=False, which="last")
+        rows.append(_comparison_row(demo_run, result))
+        summaries.append(_summary(demo_run, run_dir, result, dataset))
+        print("\n".join(result.get("summary", [])))
+    intro = " ".join([data_note, quality_note, "Budgets are minutes on a CPU, far from the papers': compare the families, not the numbers with published ones."])
+    return write_report(summaries, out_dir / "report", title="genzoo demo: three families of generative models", intro=intro,
+                        comparison=rows)
 
-    run_dir = out_dir / f"{config.model}-{dataset}"
+
+def _train(demo_run: DemoRun, run_dir: Path, dataset: str, options: dict, data_dir: str | None, device: str | None, steps_scale: float) -> None:
+    from genzoo.train import train
+    from genzoo.train.config import resolve_run_config
+
+    train_section = {**COMMON_TRAIN, **demo_run.train, "steps": max(1, round(demo_run.steps * steps_scale))}
+    if device:
+        train_section["device"] = device
+    data_section: dict[str, Any] = {"name": dataset, "options": options, "data_dir": data_dir}
+    if demo_run.preprocess is not None:
+        data_section["preprocess"] = list(demo_run.preprocess)
+    config = resolve_run_config(preset={"model": {"name": demo_run.model, **demo_run.options}, "data": data_section, "train": train_section})
     if (run_dir / "config.yaml").exists():
         shutil.rmtree(run_dir)  # the demo's own earlier output: start afresh
+    print(f"demo: training {demo_run.model} ({demo_run.family}) for {config.train.steps} steps")
     result = train(config, run_dir)
     if result.status != "finished":
-        raise SystemExit(f"demo: training {result.status}; see {run_dir}")
+        raise SystemExit(f"demo: training {demo_run.model} {result.status}: {result.message}")
 
-    model, info = load_model(run_dir, which="best", device="cpu")
-    test = load_dataset(dataset, "test", data_dir=data_dir, download=False, **options)
-    preprocessor = Preprocessor(info.preprocess)
-    generator = torch.Generator().manual_seed(0)
-    x = preprocessor(test.images[:32], generator=generator)  # (32, C, H, W)
-    images, per_row = reconstruction_rows(model, x, per_row=8)
-    recon_path = save_image_grid(images, run_dir / "reconstructions.png", nrow=per_row)
 
-    records = read_metrics(run_dir)
-    curve = training_curve(records, run_dir / "training_curve.png", key="loss", title=f"{config.model} on {dataset}")
-    last_test = next((r for r in reversed(records) if r.get("split") == "test"), {})
-    train_speed = [r["images_per_s"] for r in records if r.get("split") == "train" and "images_per_s" in r]
-    metrics = {
-        "dataset": dataset,
-        "steps": result.step,
-        "test recon (sum sq. error / image)": last_test.get("recon"),
-        "test mse / sub-pixel": last_test.get("mse"),
-        "training images/s": (sum(train_speed) / len(train_speed)) if train_speed else None,
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "device": str(config.train.device),
+def _comparison_row(demo_run: DemoRun, result: dict[str, Any]) -> dict[str, Any]:
+    likelihood = result.get("likelihood") or {}
+    if likelihood.get("available"):
+        exact = likelihood["kind"] == "exact"
+        nll = likelihood["nll_nats"] if exact else likelihood["nll_iwae_nats"]
+        density = f"{'exact' if exact else 'bound'}: {nll:.1f} nats"
+    else:
+        density = "none (implicit)" if demo_run.model in ("gan", "dcgan") else "none"
+    quality = result.get("sample_quality") or {}
+    speed = result.get("speed") or {}
+    sampling = speed.get("sampling_seconds_per_image")
+    training = speed.get("training_images_per_s")
+    return {
+        "family": demo_run.family,
+        "model": demo_run.model,
+        "test NLL (binarized, per image)": density,
+        "FID": f"{quality['fid']:.1f}" if "fid" in quality else "-",
+        "precision / recall": f"{quality['precision']:.2f} / {quality['recall']:.2f}" if "precision" in quality else "-",
+        "sampling ms/image": f"{sampling * 1000:.2f}" if sampling is not None else "-",
+        "training images/s": f"{training:.0f}" if training is not None else "-",
     }
-    images_shown = {"samples (latent Gaussian fitted to the codes)": run_dir / "samples" / "final.png", "test images (odd rows) and reconstructions (even rows)": recon_path}
+
+
+def _summary(demo_run: DemoRun, run_dir: Path, result: dict[str, Any], dataset: str):
+    """Images for the report: samples, plus what each family can show (completions, reconstructions, paths)."""
+    from genzoo.data.grid import save_image_grid
+    from genzoo.explore.completion import complete, keep_mask
+    from genzoo.explore.inputs import test_images
+    from genzoo.explore.interpolation import decode_path
+    from genzoo.explore.reconstruction import reconstruction_rows
+    from genzoo.explore.sampling import sample_images, to_display
+    from genzoo.report.summary import RunSummary, read_metrics, training_curve
+    from genzoo.train import load_model
+
+    import torch
+
+    model, info = load_model(run_dir, which="last")
+    images = {"samples": save_image_grid(sample_images(model, 64, seed=0), run_dir / "samples.png", nrow=8)}
+    caps = model.capabilities
+    if caps.encoder:
+        x, y = test_images(info, range(16))
+        grid, per_row = reconstruction_rows(model, x, y, per_row=8)
+        images["test images (odd rows) over reconstructions (even rows)"] = save_image_grid(grid, run_dir / "reconstructions.png", nrow=per_row)
+    if caps.exact_likelihood:
+        x, _ = test_images(info, range(4))
+        keep = keep_mask("top-half", model.data_format.image_shape)
+        completions = complete(model, x, keep, n=4, generator=torch.Generator().manual_seed(0))  # (4, 4, C, H, W)
+        masked = torch.where(keep, x, torch.full_like(x, 0.5))
+        rows = torch.cat([x[:, None], masked[:, None], completions], 1).flatten(0, 1)
+        images["completions: original, top half kept, 4 samples of the rest"] = save_image_grid(to_display(rows, model.data_format), run_dir / "completions.png", nrow=6)
+    if caps.latent_decoder:
+        generator = torch.Generator().manual_seed(1)
+        z = model.sample_latent(8, generator=generator)
+        path = decode_path(model, z[:4], z[4:], steps=8, kind="slerp")
+        images["latent interpolations (slerp)"] = save_image_grid(to_display(path, model.data_format), run_dir / "interpolations.png", nrow=8)
+    curve = training_curve(read_metrics(run_dir), run_dir / "training_curve.png", key="loss", title=f"{model.name} on {dataset}")
     if curve:
-        images_shown["training curve"] = curve
-    summary = RunSummary(title=f"Autoencoder on {dataset}", run_dir=run_dir, metrics={k: v for k, v in metrics.items() if v is not None}, images=images_shown, notes=[data_note])
-    return write_report([summary], out_dir / "report", title="genzoo demo", intro="A short training of the reference convolutional autoencoder, measured on the test split.")
+        images["training loss"] = curve
+    return RunSummary(title=f"{demo_run.family}: {model.name}", run_dir=run_dir, metrics={}, images=images, notes=list(result.get("summary", [])))

@@ -311,7 +311,9 @@ def _sample_quality(
     if "fid" in wanted:
         out["fid"] = frechet_distance(reference.mu, reference.sigma, generated.mu, generated.sigma)
     if "kid" in wanted:
-        size = min(kid_subset_size, num_samples, reference.num_images)
+        # Subsets must be a proper part of each set, or every subset is the whole set and the
+        # standard error collapses to 0: at most half of the smaller set.
+        size = min(kid_subset_size, max(2, min(num_samples, reference.num_images) // 2))
         value = kid(reference.features, generated.features, subsets=kid_subsets, subset_size=size, seed=seed)
         out["kid"] = {"mean": value.mean, "std_error": value.std_error, "subsets": kid_subsets, "subset_size": size}
     if "pr" in wanted:

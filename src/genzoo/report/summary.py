@@ -65,8 +65,12 @@ def training_curve(records: list[dict[str, Any]], path: Path, *, key: str = "los
     return path
 
 
-def write_report(runs: list[RunSummary], out_dir: Path, *, title: str = "genzoo report", intro: str = "") -> Path:
-    """Write out_dir/report.md and out_dir/index.html (images copied beside them); returns index.html."""
+def write_report(runs: list[RunSummary], out_dir: Path, *, title: str = "genzoo report", intro: str = "",
+                 comparison: list[dict[str, Any]] | None = None) -> Path:
+    """Write out_dir/report.md and out_dir/index.html (images copied beside them); returns index.html.
+
+    `comparison`: rows of one table across runs (same keys in every row), shown first.
+    """
     out_dir = Path(out_dir)
     assets = out_dir / "assets"
     assets.mkdir(parents=True, exist_ok=True)
@@ -75,6 +79,13 @@ def write_report(runs: list[RunSummary], out_dir: Path, *, title: str = "genzoo 
     if intro:
         markdown += [intro, ""]
         body.append(f"<p>{html.escape(intro)}</p>")
+    if comparison:
+        columns = list(comparison[0])
+        markdown += ["## Comparison", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        markdown += ["| " + " | ".join(_fmt(row.get(c, "")) for c in columns) + " |" for row in comparison] + [""]
+        header = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+        cells = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(row.get(c, '')))}</td>" for c in columns) + "</tr>" for row in comparison)
+        body += ["<h2>Comparison</h2>", f"<table><tr>{header}</tr>{cells}</table>"]
     for index, run in enumerate(runs):
         markdown += [f"## {run.title}", "", f"Run directory: `{run.run_dir}`", ""]
         body += [f"<h2>{html.escape(run.title)}</h2>", f"<p>Run directory: <code>{html.escape(str(run.run_dir))}</code></p>"]
