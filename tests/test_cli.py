@@ -145,3 +145,17 @@ def test_eval_states_what_it_measured(trained_run):
     measured = json.loads((root / "eval.json").read_text())
     assert measured["likelihood"]["available"] is False  # an autoencoder has no likelihood, and says so
     assert measured["speed"]["sampling_seconds_per_image"] > 0
+
+
+def test_demo_writes_a_comparison_report(tmp_path):
+    result = genzoo("demo", "--out", "demo", "--steps-scale", "0.01", "--models", "pixelcnn", "ae", "--num-samples", "16", cwd=tmp_path)
+    report = tmp_path / "demo" / "report"
+    assert f"report: {Path('demo') / 'report' / 'index.html'}" in result.stdout
+    markdown = (report / "report.md").read_text()
+    assert "## Comparison" in markdown and "| explicit density (autoregressive) | pixelcnn | exact:" in markdown
+    assert "skipped: no cached feature classifier" in markdown  # the test's empty cache: said, not hidden
+    page = (report / "index.html").read_text()
+    for image in sorted((report / "assets").glob("*.png")):
+        assert f'src="assets/{image.name}"' in page
+    assert len(list((report / "assets").glob("*completions*.png"))) == 1
+    assert len(list((report / "assets").glob("*reconstructions*.png"))) == 1
