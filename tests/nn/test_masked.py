@@ -74,3 +74,14 @@ def test_masked_conv_output_does_not_depend_on_future_inputs():
 def test_shift_down_moves_rows_and_fills_zeros():
     x = torch.arange(6.0).view(1, 1, 3, 2)
     assert shift_down(x).view(3, 2).tolist() == [[0, 0], [0, 1], [2, 3]]
+
+
+def test_cached_masked_weight_follows_weight_updates():
+    conv = MaskedConv2d(3, 6, 3, mask_type="B", groups=3)
+    with torch.no_grad():
+        before = conv.masked_weight().clone()
+        conv.weight.add_(1.0)  # what an optimizer step does, in place
+        after = conv.masked_weight()
+    assert not torch.equal(before, after)
+    assert torch.equal(after, conv.weight * conv.mask)
+    assert conv.masked_weight().requires_grad  # with autograd on, never the cached tensor

@@ -93,7 +93,18 @@ class MaskedConv2d(nn.Conv2d):
         self.register_buffer("mask", causal_mask(size, in_groups, out_groups, mask_type), persistent=False)
 
     def masked_weight(self) -> torch.Tensor:
-        return self.weight * self.mask  # (out, in, kh, kw)
+        """weight * mask (out, in, kh, kw); cached outside autograd, since the fast sampler asks per pixel.
+
+        The cache is keyed by the weight's version counter and storage, so an optimizer step,
+        load_state_dict or a device move all invalidate it.
+        """
+        if torch.is_grad_enabled():
+            return self.weight * self.mask
+        key = (self.weight._version, self.weight.data_ptr(), self.mask.data_ptr(), self.weight.dtype)
+        if getattr(self, "_masked_weight_key", None) != key:
+            self._masked_weight_cache = self.weight * self.mask
+            self._masked_weight_key = key
+        return self._masked_weight_cache
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, self.masked_weight(), self.bias, padding=self.padding)
