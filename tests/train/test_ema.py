@@ -39,3 +39,22 @@ def test_ema_state_round_trip():
     other.load_state_dict(ema.state_dict())
     for name, value in ema.state_dict().items():
         assert torch.equal(other.shadow[name], value)
+
+
+def test_decay_warms_up_with_the_step_so_short_runs_are_not_the_initialisation():
+    import torch
+    from torch import nn
+
+    from genzoo.train.ema import EMA
+
+    model = nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        model.weight.fill_(0.0)
+    ema = EMA(model, 0.999)
+    assert ema.decay_at(0) == 0.1 and ema.decay_at(90) == 0.91 and ema.decay_at(10**6) == 0.999
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    for step in range(400):
+        ema.update(model, step)
+    # Without warm-up 0.999**400 = 67% of the initial 0 would remain; with it, almost none.
+    assert ema.shadow["weight"].item() > 0.95

@@ -4,7 +4,10 @@ After every training step each parameter's shadow copy becomes
 
     shadow <- decay * shadow + (1 - decay) * param
 
-starting from the initial weights (no bias correction, no decay warmup). Evaluation and
+starting from the initial weights. The trainer passes the step number, which warms the
+decay up as min(decay, (1 + step) / (10 + step)) (the `num_updates` rule of TensorFlow's
+ExponentialMovingAverage): with a fixed 0.999 the average would still hold 67% of the random
+initialisation after 400 steps, which ruins short runs. Evaluation and
 sampling use the shadows when EMA is on; buffers (BatchNorm statistics) are not averaged,
 the model's own are used.
 """
@@ -29,14 +32,19 @@ class EMA:
             name: param.detach().clone() for name, param in model.named_parameters()
         }
 
+    def decay_at(self, step: int | None) -> float:
+        """The decay used at optimisation step `step` (0-based); the plain decay when None."""
+        return self.decay if step is None else min(self.decay, (1.0 + step) / (10.0 + step))
+
     @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
+    def update(self, model: nn.Module, step: int | None = None) -> None:
+        decay = self.decay_at(step)
         pairs = [(self.shadow[name], param.detach()) for name, param in model.named_parameters()]
         if not pairs:
             return
         shadows, current = (list(side) for side in zip(*pairs))
-        torch._foreach_mul_(shadows, self.decay)
-        torch._foreach_add_(shadows, current, alpha=1.0 - self.decay)
+        torch._foreach_mul_(shadows, decay)
+        torch._foreach_add_(shadows, current, alpha=1.0 - decay)
 
     @torch.no_grad()
     def copy_to(self, model: nn.Module) -> None:

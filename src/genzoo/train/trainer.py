@@ -555,7 +555,7 @@ class Trainer:
             self.last_lr[phase.name] = optimizer.param_groups[0]["lr"]
             self.schedulers[phase.name].step()
         if self.ema is not None:
-            self.ema.update(self.module)
+            self.ema.update(self.module, self.step)
 
     def _check_output(self, outputs: dict[str, torch.Tensor], x: torch.Tensor) -> None:
         if self._checked_output:
