@@ -159,3 +159,14 @@ def test_demo_writes_a_comparison_report(tmp_path):
         assert f'src="assets/{image.name}"' in page
     assert len(list((report / "assets").glob("*completions*.png"))) == 1
     assert len(list((report / "assets").glob("*reconstructions*.png"))) == 1
+
+
+def test_report_compares_runs_with_their_evaluations(trained_run):
+    root, run = trained_run
+    genzoo("eval", "run", "--metrics", "likelihood,speed", "--test-images", "16", "--no-progress", cwd=root)  # -> run/evaluation.json
+    result = genzoo("report", "run", "--out", "rep", cwd=root)
+    assert "rep" in result.stdout
+    markdown = (root / "rep" / "report.md").read_text()
+    assert "| latent variable, no prior (autoencoder) | ae | none | - | - |" in markdown
+    assert {"0-samples.png", "0-training-loss.png"} <= {p.name for p in (root / "rep" / "assets").iterdir()}
+    assert_one_line_error(genzoo("report", "no-such-run", cwd=root, check=False), "no-such-run")

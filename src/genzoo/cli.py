@@ -15,6 +15,7 @@
     genzoo arithmetic RUN_DIR --expr E   latent vector arithmetic (DCGAN paper), e.g. "red circle - red square + blue square"
     genzoo eval RUN_DIR                  likelihood (nats, bits/dim), FID/KID/precision-recall, speed
     genzoo features train --data NAME    train and cache the feature classifier behind FID/KID/P&R
+    genzoo report RUN_DIR... --out DIR   runs side by side: metric table, samples, family figures, curves
     genzoo demo                          one small model per family on real data: metrics and a report
 
 Every user error (unknown model, missing file, bad option) is one line on stderr and exit
@@ -165,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
     features.add_argument("--seed", type=int, default=0)
     features.add_argument("--device", default="cpu")
     features.add_argument("--threads", type=int, help="CPU threads (1 is often fastest on a shared 2-core machine)")
+
+    report = commands.add_parser("report", help="compare runs side by side in one HTML/Markdown report")
+    report.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    report.add_argument("--out", default="report", help="output folder (index.html, report.md, assets/)")
+    report.add_argument("--title", default="genzoo report")
+    report.add_argument("--which", choices=("best", "last"), default="last")
+    report.add_argument("--data-dir")
 
     demo = commands.add_parser("demo", help="one small model per family on real data, evaluated and compared in a report")
     demo.add_argument("--out", default="runs/demo")
@@ -606,7 +614,29 @@ def command_features(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_report(args: argparse.Namespace) -> int:
+    from genzoo.errors import ConfigError
+    from genzoo.report.runs import run_summary
+    from genzoo.report.summary import write_report
+
+    summaries, rows = [], []
+    for run in args.runs:
+        run_dir = Path(run)
+        if not run_dir.is_dir():
+            raise ConfigError(f"run directory {run!r} not found: pass directories written by `genzoo train`")
+        evaluation = run_dir / "evaluation.json"
+        result = json.loads(evaluation.read_text()) if evaluation.is_file() else None
+        summary, row = run_summary(run_dir, result, which=args.which, data_dir=args.data_dir)
+        summaries.append(summary)
+        rows.append(row)
+    intro = "Metrics from each run's evaluation.json (`genzoo eval`); figures drawn from its checkpoint."
+    page = write_report(summaries, Path(args.out), title=args.title, intro=intro, comparison=rows)
+    print(f"report: {page}")
+    return 0
+
+
 COMMANDS = {
+    "report": command_report,
     "eval": command_eval,
     "features": command_features,
     "arithmetic": command_arithmetic,

@@ -29,9 +29,8 @@ COMMON_TRAIN = {"batch_size": 64, "eval_every": 0, "eval_batches": 20, "sample_e
 
 @dataclass(frozen=True)
 class DemoRun:
-    """One model of the demo: its family, model options, preprocessing and budget."""
+    """One model of the demo: model options, preprocessing and budget."""
 
-    family: str
     model: str
     options: dict[str, Any]
     preprocess: tuple[str, ...] | None
@@ -40,12 +39,12 @@ class DemoRun:
 
 
 DEMO_RUNS = (
-    DemoRun("explicit density (autoregressive)", "pixelcnn",
+    DemoRun("pixelcnn",
             {"hidden": 32, "residual_blocks": 4, "output_hidden": 32}, ("binarize-dynamic",), 400, {"lr": 2e-3, "grad_clip": 1.0}),
-    DemoRun("approximate density (latent variable)", "vae",
+    DemoRun("vae",
             {"latent_dim": 16, "channels": 32, "iwae_samples": 0}, ("binarize-dynamic",), 600, {"lr": 2e-3}),
-    DemoRun("latent variable, no prior (autoencoder)", "ae", {"latent_dim": 16, "channels": 32}, None, 600, {"lr": 2e-3}),
-    DemoRun("implicit density (adversarial)", "dcgan",
+    DemoRun("ae", {"latent_dim": 16, "channels": 32}, None, 600, {"lr": 2e-3}),
+    DemoRun("dcgan",
             {"latent_dim": 32, "generator_channels": 32, "discriminator_channels": 32}, None, 400, {}),
 )
 
@@ -76,6 +75,7 @@ def run_demo(out_dir: Path, *, steps_scale: float = 1.0, data_dir: str | None = 
              models: tuple[str, ...] | None = None, with_sample_quality: bool = False, num_samples: int = 500) -> Path:
     """Train, evaluate and compare one model per family; returns the path of the HTML report."""
     from genzoo.metrics.evaluate import evaluate_run
+    from genzoo.report.runs import run_summary
     from genzoo.report.summary import write_report
 
     out_dir = Path(out_dir)
@@ -96,8 +96,9 @@ def run_demo(out_dir: Path, *, steps_scale: float = 1.0, data_dir: str | None = 
         metrics = ["likelihood", "speed"] + (["fid", "kid", "pr"] if extractor is not None else [])
         result = evaluate_run(run_dir, metrics=metrics, num_samples=num_samples, iwae_k=100, test_images=1000,
                               feature_extractor=extractor, progress=False, which="last")
-        rows.append(_comparison_row(demo_run, result))
-        summaries.append(_summary(demo_run, run_dir, result, dataset))
+        summary, row = run_summary(run_dir, result, data_dir=data_dir)
+        summaries.append(summary)
+        rows.append(row)
         print("\n".join(result.get("summary", [])))
     intro = " ".join([data_note, quality_note, "Budgets are minutes on a CPU, far from the papers': compare the families, not the numbers with published ones."])
     return write_report(summaries, out_dir / "report", title="genzoo demo: three families of generative models", intro=intro,
@@ -117,68 +118,7 @@ def _train(demo_run: DemoRun, run_dir: Path, dataset: str, options: dict, data_d
     config = resolve_run_config(preset={"model": {"name": demo_run.model, **demo_run.options}, "data": data_section, "train": train_section})
     if (run_dir / "config.yaml").exists():
         shutil.rmtree(run_dir)  # the demo's own earlier output: start afresh
-    print(f"demo: training {demo_run.model} ({demo_run.family}) for {config.train.steps} steps")
+    print(f"demo: training {demo_run.model} for {config.train.steps} steps")
     result = train(config, run_dir)
     if result.status != "finished":
         raise SystemExit(f"demo: training {demo_run.model} {result.status}: {result.message}")
-
-
-def _comparison_row(demo_run: DemoRun, result: dict[str, Any]) -> dict[str, Any]:
-    likelihood = result.get("likelihood") or {}
-    if likelihood.get("available"):
-        exact = likelihood["kind"] == "exact"
-        nll = likelihood["nll_nats"] if exact else likelihood["nll_iwae_nats"]
-        density = f"{'exact' if exact else 'bound'}: {nll:.1f} nats"
-    else:
-        density = "none (implicit)" if demo_run.model in ("gan", "dcgan") else "none"
-    quality = result.get("sample_quality") or {}
-    speed = result.get("speed") or {}
-    sampling = speed.get("sampling_seconds_per_image")
-    training = speed.get("training_images_per_s")
-    return {
-        "family": demo_run.family,
-        "model": demo_run.model,
-        "test NLL (binarized, per image)": density,
-        "FID": f"{quality['fid']:.1f}" if "fid" in quality else "-",
-        "precision / recall": f"{quality['precision']:.2f} / {quality['recall']:.2f}" if "precision" in quality else "-",
-        "sampling ms/image": f"{sampling * 1000:.2f}" if sampling is not None else "-",
-        "training images/s": f"{training:.0f}" if training is not None else "-",
-    }
-
-
-def _summary(demo_run: DemoRun, run_dir: Path, result: dict[str, Any], dataset: str):
-    """Images for the report: samples, plus what each family can show (completions, reconstructions, paths)."""
-    from genzoo.data.grid import save_image_grid
-    from genzoo.explore.completion import complete, keep_mask
-    from genzoo.explore.inputs import test_images
-    from genzoo.explore.interpolation import decode_path
-    from genzoo.explore.reconstruction import reconstruction_rows
-    from genzoo.explore.sampling import sample_images, to_display
-    from genzoo.report.summary import RunSummary, read_metrics, training_curve
-    from genzoo.train import load_model
-
-    import torch
-
-    model, info = load_model(run_dir, which="last")
-    images = {"samples": save_image_grid(sample_images(model, 64, seed=0), run_dir / "samples.png", nrow=8)}
-    caps = model.capabilities
-    if caps.encoder:
-        x, y = test_images(info, range(16))
-        grid, per_row = reconstruction_rows(model, x, y, per_row=8)
-        images["test images (odd rows) over reconstructions (even rows)"] = save_image_grid(grid, run_dir / "reconstructions.png", nrow=per_row)
-    if caps.exact_likelihood:
-        x, _ = test_images(info, range(4))
-        keep = keep_mask("top-half", model.data_format.image_shape)
-        completions = complete(model, x, keep, n=4, generator=torch.Generator().manual_seed(0))  # (4, 4, C, H, W)
-        masked = torch.where(keep, x, torch.full_like(x, 0.5))
-        rows = torch.cat([x[:, None], masked[:, None], completions], 1).flatten(0, 1)
-        images["completions: original, top half kept, 4 samples of the rest"] = save_image_grid(to_display(rows, model.data_format), run_dir / "completions.png", nrow=6)
-    if caps.latent_decoder:
-        generator = torch.Generator().manual_seed(1)
-        z = model.sample_latent(8, generator=generator)
-        path = decode_path(model, z[:4], z[4:], steps=8, kind="slerp")
-        images["latent interpolations (slerp)"] = save_image_grid(to_display(path, model.data_format), run_dir / "interpolations.png", nrow=8)
-    curve = training_curve(read_metrics(run_dir), run_dir / "training_curve.png", key="loss", title=f"{model.name} on {dataset}")
-    if curve:
-        images["training loss"] = curve
-    return RunSummary(title=f"{demo_run.family}: {model.name}", run_dir=run_dir, metrics={}, images=images, notes=list(result.get("summary", [])))
