@@ -36,7 +36,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from autoregressive_speed import describe_machine, machine  # noqa: E402
+from common import describe_machine, finish, machine  # noqa: E402
 
 from genzoo.config import deep_merge, load_yaml, parse_overrides  # noqa: E402
 from genzoo.data import Preprocessor, load_dataset  # noqa: E402
@@ -170,13 +170,8 @@ def main() -> None:
         print(f"| {row['model']} | {options} | {row['parameters']:,} | {row['steps']} | {row['train_s'] / 60:.1f} | "
               f"{row['test_nll_nats']:.2f}{stderr}{flag} | {row['bits_per_dim']:.4f} | "
               f"{'-' if row['trainer_final_test_nll_nats'] is None else format(row['trainer_final_test_nll_nats'], '.2f')} |")
-    info["load_average_end"] = __import__("os").getloadavg()
-    print(f"\nload average at the end: {', '.join(f'{v:.2f}' for v in info['load_average_end'])}")
-    if args.out_json:
-        record = {"benchmark": "autoregressive_nll", "date": date, "command": command, "machine": info,
-                  "settings": vars(args), "rows": rows}
-        with open(args.out_json, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
+    finish(info, args.out_json, {"benchmark": "autoregressive_nll", "date": date, "command": command,
+                  "settings": vars(args), "rows": rows})
 
 
 if __name__ == "__main__":

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shlex
 import sys
 import time
@@ -33,36 +31,11 @@ import torch
 from genzoo.data import Preprocessor, load_dataset
 from genzoo.models.registry import build_model_from_format
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import describe_machine, finish, machine  # noqa: E402
+
 MODELS = ("pixelcnn", "gated-pixelcnn", "pixelrnn-row", "pixelrnn-diag")
 NAIVE_BY_DEFAULT = ("pixelcnn", "gated-pixelcnn")
-
-
-def machine() -> dict[str, object]:
-    """CPU model, cores, torch version and threads, load average: the context of every timing."""
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "load_average": os.getloadavg(),
-    }
-
-
-def describe_machine(info: dict[str, object]) -> str:
-    load = ", ".join(f"{value:.2f}" for value in info["load_average"])  # type: ignore[union-attr]
-    return (
-        f"machine: {info['cpu']}, {info['cores']} cores, torch {info['torch']}, {info['threads']} thread(s), "
-        f"python {info['python']}, load average {load}"
-    )
 
 
 def training_images_per_s(model: torch.nn.Module, images: torch.Tensor, preprocessor: Preprocessor,
@@ -164,13 +137,8 @@ def main() -> None:
         identical = "-" if row["samplers_identical"] is None else "yes"
         print(f"| {row['model']} | {row['parameters']:,} | {row['train_images_per_s']:.1f} | {row['fast_s_per_image']:.3f} | "
               f"{fmt(row['naive_s_per_image'], '.3f')} | {fmt(row['speedup_fast_over_naive'], '.1f')}{'' if row['speedup_fast_over_naive'] is None else 'x'} | {identical} |")
-    info["load_average_end"] = os.getloadavg()
-    print(f"\nload average at the end: {', '.join(f'{v:.2f}' for v in info['load_average_end'])}")
-    if args.out_json:
-        record = {"benchmark": "autoregressive_speed", "date": date, "command": command, "machine": info,
-                  "settings": vars(args), "rows": rows}
-        with open(args.out_json, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
+    finish(info, args.out_json, {"benchmark": "autoregressive_speed", "date": date, "command": command,
+                  "settings": vars(args), "rows": rows})
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import shutil
 import statistics
@@ -43,7 +42,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from autoregressive_speed import describe_machine, machine  # noqa: E402
+from common import describe_machine, finish, machine  # noqa: E402
 
 from genzoo.config import deep_merge, load_yaml, parse_overrides  # noqa: E402
 from genzoo.metrics.evaluate import evaluate_run  # noqa: E402
@@ -208,13 +207,8 @@ def main() -> None:
         print_toy(toy_rows, args)
     if dcgan_rows:
         print_dcgan(dcgan_rows)
-    info["load_average_end"] = os.getloadavg()
-    print(f"\nload average at the end: {', '.join(f'{v:.2f}' for v in info['load_average_end'])}")
-    if args.out_json:
-        record = {"benchmark": "gan", "date": date, "command": command, "machine": info, "settings": vars(args),
-                  "toy": toy_rows, "dcgan": dcgan_rows}
-        with open(args.out_json, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
+    finish(info, args.out_json, {"benchmark": "gan", "date": date, "command": command, "settings": vars(args),
+                  "toy": toy_rows, "dcgan": dcgan_rows})
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from autoregressive_speed import describe_machine, machine  # noqa: E402
+from common import describe_machine, finish, machine  # noqa: E402
 
 from genzoo.config import deep_merge, load_yaml, parse_overrides  # noqa: E402
 from genzoo.data import Preprocessor, load_dataset  # noqa: E402
@@ -195,13 +195,8 @@ def main() -> None:
         for t in transfer_rows:
             print(f"| {t['per_class']} | {t['train_images']} | {t['pretrained_accuracy']:.3f} | {t['random_init_accuracy']:.3f} | {t['chance']:.2f} |")
 
-    info["load_average_end"] = __import__("os").getloadavg()
-    print(f"\nload average at the end: {', '.join(f'{v:.2f}' for v in info['load_average_end'])}")
-    if args.out_json:
-        record = {"benchmark": "vae", "date": date, "command": command, "machine": info, "settings": vars(args),
-                  "result": row, "transfer": transfer_rows}
-        with open(args.out_json, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
+    finish(info, args.out_json, {"benchmark": "vae", "date": date, "command": command, "settings": vars(args),
+                  "result": row, "transfer": transfer_rows})
 
 
 if __name__ == "__main__":
