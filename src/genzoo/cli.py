@@ -318,9 +318,9 @@ def command_sample(args: argparse.Namespace) -> int:
 
 
 def _run_dir_of(checkpoint: Path) -> Path:
-    """checkpoints/last.safetensors -> the run directory; a lone file -> its folder."""
-    checkpoint = Path(checkpoint)
-    return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+    from genzoo.train import run_dir_of
+
+    return run_dir_of(checkpoint)
 
 
 def command_info(args: argparse.Namespace) -> int:

@@ -50,12 +50,6 @@ def _progress(iterable: Iterable[Any], enabled: bool, **options: Any) -> Iterabl
     return tqdm(iterable, leave=False, **options)
 
 
-def _run_directory(path: Path, checkpoint: Path) -> Path:
-    if path.is_dir():
-        return path
-    return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
-
-
 def _chunk_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
@@ -192,7 +186,7 @@ def evaluate_run(
     inception_weights: pytorch-fid's Inception-v3 weights file: use the FID Inception network instead.
     """
     from genzoo.data import load_dataset
-    from genzoo.train import load_model
+    from genzoo.train import load_model, run_dir_of
     from genzoo.train.device import resolve_device
 
     metrics = tuple(dict.fromkeys(metrics))
@@ -207,7 +201,7 @@ def evaluate_run(
 
         feature_extractor = load_inception_extractor(inception_weights, device=target)
     model, info = load_model(path, which=which, device=target)  # type: ignore[arg-type]
-    run_dir = _run_directory(Path(path), info.path)
+    run_dir = Path(path) if Path(path).is_dir() else run_dir_of(info.path)
     data = info.run_config.data
     dataset_options = dict(data.options)
     result: dict[str, Any] = {

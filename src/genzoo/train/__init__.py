@@ -7,7 +7,7 @@
     build_run(config)                    -> Run             data splits, preprocessor, model
 """
 
-from genzoo.train.checkpoint import CheckpointInfo, find_checkpoint, load_model, read_checkpoint_info
+from genzoo.train.checkpoint import CheckpointInfo, find_checkpoint, load_model, read_checkpoint_info, run_dir_of
 from genzoo.train.config import DataConfig, RunConfig, TrainConfig, resolve_run_config, run_config_from_dict
 from genzoo.train.run import Run, build_run
 from genzoo.train.trainer import TrainResult, resume_config, train
@@ -26,5 +26,6 @@ __all__ = [
     "resolve_run_config",
     "resume_config",
     "run_config_from_dict",
+    "run_dir_of",
     "train",
 ]

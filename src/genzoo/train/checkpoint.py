@@ -284,6 +284,12 @@ def read_checkpoint_info(path: str | os.PathLike[str]) -> CheckpointInfo:
     return _info_from_metadata(file, metadata, shapes)
 
 
+def run_dir_of(checkpoint: str | os.PathLike[str]) -> Path:
+    """The run directory a checkpoint belongs to: RUN_DIR for RUN_DIR/checkpoints/x, else the file's folder."""
+    checkpoint = Path(checkpoint)
+    return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+
+
 def find_checkpoint(path: str | os.PathLike[str], which: Literal["last", "best"] = "best") -> Path:
     """The checkpoint file for `path`: itself when a file, else RUN_DIR/checkpoints/<which>.
 
