@@ -36,37 +36,18 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import describe_machine, finish, machine  # noqa: E402
+from common import describe_machine, finish, machine, preset_run_config  # noqa: E402
 
-from genzoo.config import deep_merge, load_yaml, parse_overrides  # noqa: E402
 from genzoo.data import Preprocessor, load_dataset  # noqa: E402
-from genzoo.train import load_model, resolve_run_config, train  # noqa: E402
+from genzoo.train import load_model, train  # noqa: E402
 
 MODELS = ("pixelcnn", "gated-pixelcnn", "pixelrnn-row", "pixelrnn-diag")
-PRESET_DIR = Path(__file__).resolve().parent.parent / "configs"
 
 
 def run_config_for(name: str, steps: int, overrides: list[str], eight_bit: bool, seed: int):
     """The preset of `name` on Fashion-MNIST with a step budget, quiet bookkeeping and `overrides` on top."""
-    preset = load_yaml(str(PRESET_DIR / f"{name}-fashion-mnist.yaml"))
-    preset.get("train", {}).pop("epochs", None)  # the budget is --steps
-    bench = {
-        "train": {
-            "steps": steps,
-            "warmup_steps": min(500, steps // 10),
-            "eval_every": 0,  # one evaluation at the end only; the benchmark's own test NLL is below
-            "eval_batches": 1,
-            "sample_every": 0,
-            "sample_count": 4,
-            "checkpoint_every": steps,
-            "progress": False,
-            "seed": seed,
-            "device": "cpu",
-        }
-    }
-    if eight_bit:
-        bench["data"] = {"preprocess": []}
-    return resolve_run_config(preset=preset, overrides=deep_merge(bench, parse_overrides(overrides)))
+    return preset_run_config(f"{name}-fashion-mnist", steps=steps, seed=seed, warmup_cap=500, overrides=overrides,
+                             eight_bit=eight_bit, extra={"train": {"eval_batches": 1}})
 
 
 def final_test_record(run_dir: Path) -> dict:

@@ -13,6 +13,11 @@ from typing import Any
 
 import torch
 
+from genzoo.config import deep_merge, load_yaml, parse_overrides
+from genzoo.train import RunConfig, resolve_run_config
+
+PRESET_DIR = Path(__file__).resolve().parent.parent / "configs"
+
 
 def machine() -> dict[str, object]:
     """CPU model, cores, torch version and threads, load average: the context of every timing."""
@@ -49,3 +54,22 @@ def finish(info: dict[str, Any], out_json: str | None, record: dict[str, Any]) -
     if out_json:
         with open(out_json, "a") as handle:
             handle.write(json.dumps({**record, "machine": info}) + "\n")
+
+
+def preset_run_config(preset: str, *, steps: int, seed: int, warmup_cap: int, overrides: list[str], eight_bit: bool,
+                      extra: dict[str, Any] | None = None) -> RunConfig:
+    """configs/<preset>.yaml with a step budget, quiet bookkeeping, `extra` and then `overrides` on top.
+
+    One evaluation at the end only (each benchmark measures its own test figures); eight_bit
+    switches the data to 8-bit pixels (data.preprocess=[]).
+    """
+    config = load_yaml(str(PRESET_DIR / f"{preset}.yaml"))
+    config.get("train", {}).pop("epochs", None)  # the budget is `steps`
+    bench: dict[str, Any] = {"train": {
+        "steps": steps, "warmup_steps": min(warmup_cap, steps // 10), "eval_every": 0, "sample_every": 0,
+        "sample_count": 4, "checkpoint_every": steps, "progress": False, "seed": seed, "device": "cpu",
+    }}
+    if eight_bit:
+        bench["data"] = {"preprocess": []}
+    bench = deep_merge(bench, extra or {})
+    return resolve_run_config(preset=config, overrides=deep_merge(bench, parse_overrides(overrides)))

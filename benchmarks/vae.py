@@ -41,41 +41,24 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import describe_machine, finish, machine  # noqa: E402
+from common import describe_machine, finish, machine, preset_run_config  # noqa: E402
 
-from genzoo.config import deep_merge, load_yaml, parse_overrides  # noqa: E402
 from genzoo.data import Preprocessor, load_dataset  # noqa: E402
 from genzoo.metrics.evaluate import training_throughput  # noqa: E402
 from genzoo.metrics.iwae import bits_per_dim, likelihood_bounds  # noqa: E402
 from genzoo.metrics.transfer import TransferSettings, transfer_table  # noqa: E402
-from genzoo.train import load_model, resolve_run_config, train  # noqa: E402
+from genzoo.train import load_model, train  # noqa: E402
 
-PRESET = Path(__file__).resolve().parent.parent / "configs" / "vae-fashion-mnist.yaml"
 
 
 def run_config_for(steps: int, overrides: list[str], eight_bit: bool, seed: int):
-    """The VAE preset with a step budget, quiet bookkeeping and `overrides` on top."""
-    preset = load_yaml(str(PRESET))
-    preset.get("train", {}).pop("epochs", None)  # the budget is --steps
-    bench = {
-        "train": {
-            "steps": steps,
-            "warmup_steps": min(200, steps // 10),
-            "eval_every": 0,  # one evaluation at the end only; the benchmark's own test bounds are below
-            "sample_every": 0,
-            "sample_count": 4,
-            "checkpoint_every": steps,
-            "progress": False,
-            "seed": seed,
-            "device": "cpu",
-        },
-        # the trainer's final evaluation covers the whole test split; with its default IWAE (k=100)
-        # that costs 10,000 x 100 decoder passes, longer than a short training run: the IWAE here is ours
-        "model": {"iwae_samples": 0},
-    }
-    if eight_bit:
-        bench["data"] = {"preprocess": []}
-    return resolve_run_config(preset=preset, overrides=deep_merge(bench, parse_overrides(overrides)))
+    """The VAE preset with a step budget, quiet bookkeeping and `overrides` on top.
+
+    The trainer's final evaluation covers the whole test split; with the VAE's default IWAE
+    (k=100) that is 10,000 x 100 decoder passes, longer than a short run: the IWAE here is ours.
+    """
+    return preset_run_config("vae-fashion-mnist", steps=steps, seed=seed, warmup_cap=200, overrides=overrides,
+                             eight_bit=eight_bit, extra={"model": {"iwae_samples": 0}})
 
 
 def bounds_over(model, images: torch.Tensor, k: int, chunk: int, batch_size: int, seed: int) -> dict[str, torch.Tensor]:
