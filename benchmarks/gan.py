@@ -20,9 +20,20 @@ dcgan: configs/dcgan-fashion-mnist.yaml with --set overrides (e.g. reduced chann
     feature space of genzoo's Fashion-MNIST classifier (its id is printed; not comparable with
     Inception-v3 FIDs), and the training images/s (median of metrics.jsonl train records).
 
+arithmetic: a DCGAN on `shapes` (configs/dcgan-shapes.yaml with --arith-set overrides, trained
+    for --arith-steps steps; or an existing run given by --arith-run) and the DCGAN paper's latent
+    arithmetic (Radford et al. 2015, Sec. 6.3.2: mean z of 3 exemplars per concept, the signed
+    sum decoded with +-0.25 uniform noise around it). An attribute classifier trained on the
+    exact factors of `shapes` (its test accuracy per attribute is printed) judges each result
+    image; the success rate is the share showing every attribute the expression implies
+    (red circle - red square + blue square -> blue circle). Baseline: the share of plain prior
+    samples G(z) that happen to show the same attribute mix (what arithmetic must beat).
+
     nice python benchmarks/gan.py --parts toy --seeds 0 1 2 --threads 1
     nice python benchmarks/gan.py --parts dcgan --dcgan-steps 500 1000 --num-samples 2000 \
         --set model.generator_channels=32 --set model.discriminator_channels=32 --threads 1
+
+    nice python benchmarks/gan.py --parts arithmetic --arith-run runs/bench/dcgan-shapes --threads 1
 
 Prints the machine, the command and Markdown tables; --out-json appends one JSON record.
 """
@@ -51,6 +62,12 @@ from genzoo.train import load_model, resolve_run_config, resume_config, train  #
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "configs"
 LOSSES = ("minimax", "non-saturating")
+# Each expression changes one factor of the first concept; the expected mix follows from the signs.
+ARITHMETIC_EXPRESSIONS = (
+    "colour=red,shape=circle - colour=red,shape=square + colour=blue,shape=square",
+    "colour=green,shape=triangle - colour=green,shape=diamond + colour=yellow,shape=diamond",
+    "shape=square,size=large - shape=square,size=small + shape=circle,size=small",
+)
 
 
 def preset(name: str) -> dict:
@@ -172,9 +189,85 @@ def print_dcgan(rows: list[dict]) -> None:
               f"{row['precision']:.3f} | {row['recall']:.3f} | {'-' if ips is None else format(ips, '.0f')} | {row['eval_s']:.0f} |")
 
 
+def arithmetic_part(args, runs_dir: Path, threads: list[str]) -> list[dict]:
+    from genzoo.explore.arithmetic import arithmetic_success_rate, expected_attributes, parse_expression
+    from genzoo.metrics.attributes import attribute_accuracy, fit_attribute_classifier
+    from genzoo.train import build_run
+
+    if args.arith_run:
+        run_dir, train_s = Path(args.arith_run), None
+    else:
+        run_dir = runs_dir / "dcgan-shapes"
+        if run_dir.exists():
+            shutil.rmtree(run_dir)
+        bench = {"train": {"steps": args.arith_steps, "seed": args.seed, "progress": False, "eval_every": 0,
+                           "sample_every": 0, "checkpoint_every": args.arith_steps, "device": "cpu"}}
+        config = resolve_run_config(preset=preset("dcgan-shapes.yaml"),
+                                    overrides=deep_merge(bench, parse_overrides(threads + args.arith_overrides)))
+        started = time.perf_counter()
+        train(config, run_dir).raise_for_status()
+        train_s = time.perf_counter() - started
+    model, info = load_model(run_dir, which="last")
+    run = build_run(info.run_config)
+    started = time.perf_counter()
+    classifier = fit_attribute_classifier(run.train_set, seed=args.seed)
+    accuracy = attribute_accuracy(classifier, run.test_set)
+    classifier_s = time.perf_counter() - started
+    print(f"attribute classifier test accuracy ({classifier_s:.0f} s): "
+          + ", ".join(f"{k}={v:.3f}" for k, v in accuracy.items()), file=sys.stderr, flush=True)
+
+    # Baseline: how often a plain sample shows the expected mix by chance.
+    with torch.no_grad():
+        z = model.sample_latent(args.arith_baseline_samples, generator=torch.Generator().manual_seed(args.seed))
+        from genzoo.explore.sampling import to_display
+        predictions = classifier.predict(to_display(model.decode(z), model.data_format))
+    values = classifier.attribute_values
+    rows = []
+    for expression in args.arith_expressions:
+        expected = expected_attributes(parse_expression(expression))
+        chance = torch.stack([predictions[k] == values[k].index(v) for k, v in expected.items()]).all(0)
+        for source in args.arith_sources:
+            started = time.perf_counter()
+            try:
+                score = arithmetic_success_rate(
+                    model, classifier, expression, trials=args.arith_trials, seed=args.seed, dataset=run.train_set,
+                    preprocessor=run.preprocessor, source=source,
+                )
+            except ValueError as error:  # e.g. no prior sample shows a concept: recorded, not fatal
+                score, failure = None, str(error).splitlines()[0]
+            else:
+                failure = None
+            row = {"expression": expression, "source": source, "expected": expected, "failure": failure,
+                   "success_rate": None if score is None else score.success_rate,
+                   "attribute_rates": {} if score is None else score.attribute_rates,
+                   "trials": args.arith_trials, "images": 0 if score is None else score.images,
+                   "chance_rate": float(chance.double().mean()),
+                   "baseline_samples": args.arith_baseline_samples, "seconds": time.perf_counter() - started,
+                   "run_dir": str(run_dir), "train_s": train_s, "model_options": info.run_config.model_options,
+                   "steps": info.step, "classifier_accuracy": accuracy}
+            rows.append(row)
+            print(f"arithmetic: {json.dumps(row)}", file=sys.stderr, flush=True)
+    return rows
+
+
+def print_arithmetic(rows: list[dict]) -> None:
+    first = rows[0]
+    accuracy = ", ".join(f"{k} {v:.3f}" for k, v in first["classifier_accuracy"].items())
+    print(f"\nLatent arithmetic on shapes (run {first['run_dir']}); judge: attribute classifier, test accuracy {accuracy}; "
+          f"chance: share of {first['baseline_samples']} prior samples showing the expected mix\n")
+    print("| expression | expected | exemplars from | success rate | per attribute | chance rate | result images | s |")
+    print("|---|---|---|---:|---|---:|---:|---:|")
+    for row in rows:
+        expected = ", ".join(f"{k}={v}" for k, v in row["expected"].items())
+        per = ", ".join(f"{k} {v:.2f}" for k, v in row["attribute_rates"].items())
+        rate = f"{row['success_rate']:.3f}" if row["failure"] is None else f"failed: {row['failure']}"
+        print(f"| {row['expression']} | {expected} | {row['source']} | {rate} | {per or '-'} | "
+              f"{row['chance_rate']:.3f} | {row['images']} | {row['seconds']:.0f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", nargs="+", default=["toy", "dcgan"], choices=("toy", "dcgan"))
+    parser.add_argument("--parts", nargs="+", default=["toy", "dcgan"], choices=("toy", "dcgan", "arithmetic"))
     parser.add_argument("--mixtures", nargs="+", default=["ring"], choices=("ring", "grid"))
     parser.add_argument("--losses", nargs="+", default=list(LOSSES), choices=LOSSES)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -185,6 +278,14 @@ def main() -> None:
     parser.add_argument("--dcgan-steps", type=int, nargs="+", default=[500, 1000], help="evaluate after each of these step counts")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="key=value",
                         help="override for the DCGAN run, e.g. model.generator_channels=32 (repeatable)")
+    parser.add_argument("--arith-run", help="existing DCGAN run on shapes to measure (default: train one)")
+    parser.add_argument("--arith-steps", type=int, default=4000, help="training steps when no --arith-run is given")
+    parser.add_argument("--arith-set", dest="arith_overrides", action="append", default=[], metavar="key=value",
+                        help="override for the shapes DCGAN run (repeatable)")
+    parser.add_argument("--arith-expressions", nargs="+", default=list(ARITHMETIC_EXPRESSIONS))
+    parser.add_argument("--arith-sources", nargs="+", default=["invert", "classify"], choices=("invert", "classify"))
+    parser.add_argument("--arith-trials", type=int, default=10, help="repetitions with fresh exemplars (9 result images each)")
+    parser.add_argument("--arith-baseline-samples", type=int, default=2000)
     parser.add_argument("--num-samples", type=int, default=2000, help="samples (and test images) per FID/KID/P&R")
     parser.add_argument("--seed", type=int, default=0, help="DCGAN training and sampling seed")
     parser.add_argument("--runs-dir", default="runs/bench/gan")
@@ -203,12 +304,15 @@ def main() -> None:
     runs_dir = Path(args.runs_dir)
     toy_rows = toy_part(args, runs_dir, threads) if "toy" in args.parts else []
     dcgan_rows = dcgan_part(args, runs_dir, threads) if "dcgan" in args.parts else []
+    arithmetic_rows = arithmetic_part(args, runs_dir, threads) if "arithmetic" in args.parts else []
     if toy_rows:
         print_toy(toy_rows, args)
     if dcgan_rows:
         print_dcgan(dcgan_rows)
+    if arithmetic_rows:
+        print_arithmetic(arithmetic_rows)
     finish(info, args.out_json, {"benchmark": "gan", "date": date, "command": command, "settings": vars(args),
-                  "toy": toy_rows, "dcgan": dcgan_rows})
+                  "toy": toy_rows, "dcgan": dcgan_rows, "arithmetic": arithmetic_rows})
 
 
 if __name__ == "__main__":
