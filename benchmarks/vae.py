@@ -94,6 +94,7 @@ def main() -> None:
     parser.add_argument("--transfer-head", default="linear", choices=("linear", "mlp"))
     parser.add_argument("--seed", type=int, default=0, help="training seed (also transfer and importance-sampling seed)")
     parser.add_argument("--runs-dir", default="runs/bench/vae")
+    parser.add_argument("--from-run", metavar="RUN_DIR", help="measure this trained run instead of training one (--steps, --set ignored)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out-json", help="append one JSON record (machine, command, results) to this file")
     args = parser.parse_args()
@@ -106,16 +107,25 @@ def main() -> None:
     info = machine()
     print(f"date: {date}\ncommand: {command}\n{describe_machine(info)}\n", flush=True)
 
-    config = run_config_for(args.steps, args.overrides, args.eight_bit, args.seed)
-    run_dir = Path(args.runs_dir) / ("vae-8bit" if args.eight_bit else "vae")
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    started = time.perf_counter()
-    result = train(config, run_dir)
-    train_s = time.perf_counter() - started
-    if result.status != "finished":
-        print(f"training {result.status}: {result.message}", file=sys.stderr)
-    model, _ = load_model(run_dir, which="last")
+    if args.from_run:  # measure a trained run again (e.g. with a larger k or more images)
+        run_dir = Path(args.from_run)
+        model, checkpoint = load_model(run_dir, which="last")
+        config, train_s = checkpoint.run_config, None
+        result = argparse.Namespace(step=checkpoint.step, status="finished (earlier run)")
+        if bool(config.data.preprocess) == args.eight_bit:
+            parser.error(f"{run_dir} was trained on {'binarized' if config.data.preprocess else '8-bit'} data: "
+                         f"{'drop' if args.eight_bit else 'add'} --eight-bit")
+    else:
+        config = run_config_for(args.steps, args.overrides, args.eight_bit, args.seed)
+        run_dir = Path(args.runs_dir) / ("vae-8bit" if args.eight_bit else "vae")
+        if run_dir.exists():
+            shutil.rmtree(run_dir)
+        started = time.perf_counter()
+        result = train(config, run_dir)
+        train_s = time.perf_counter() - started
+        if result.status != "finished":
+            print(f"training {result.status}: {result.message}", file=sys.stderr)
+        model, _ = load_model(run_dir, which="last")
     speed = training_throughput(run_dir)
 
     steps = () if args.eight_bit else ("binarize-dynamic",)
@@ -154,7 +164,7 @@ def main() -> None:
     print("| steps (batch) | train() wall min | training images/s (median) | test images | k | -ELBO nats (± s.e.) | -IWAE_k nats (± s.e.) | IWAE - ELBO nats | bits/dim (IWAE) | IWAE wall s |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     ips = row.get("training_images_per_s")
-    print(f"| {row['steps']} ({row['batch_size']}) | {train_s / 60:.1f} | {'-' if ips is None else format(ips, '.0f')} | "
+    print(f"| {row['steps']} ({row['batch_size']}) | {'-' if train_s is None else format(train_s / 60, '.1f')} | {'-' if ips is None else format(ips, '.0f')} | "
           f"{args.test_images} | {args.iwae_k} | {elbo_k:.2f} ± {elbo_k_se:.2f} | {iwae:.2f} ± {iwae_se:.2f} | "
           f"{gap[0]:.2f} ± {gap[1]:.2f} | {bits_per_dim(iwae, dims):.4f} | {iwae_s:.0f} |")
     if args.elbo_test_images:
