@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up genzoo on a fresh machine: virtualenv, pinned torch, genzoo itself, Fashion-MNIST.
+# Set up genzoo on a fresh machine: virtualenv, pinned torch, genzoo itself, Fashion-MNIST,
+# and Chromium for the report's render test.
 # Idempotent and quiet when nothing is left to do. Used by `make demo` and `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,5 +46,21 @@ if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
     fi
   else
     say "Fashion-MNIST not installed system-wide; genzoo downloads it to ~/.cache/genzoo on first use"
+  fi
+fi
+
+# Chromium: tests/report/test_render_chromium.py opens the report in it (skipped without it).
+# Debian's package is about 110 MB to download, about a minute to install.
+if [ -z "${GENZOO_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 \
+    && ! command -v google-chrome >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian package chromium (for the report's render test)"
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; then
+      apt-get update -q >/dev/null 2>&1 || true
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 \
+        || say "could not install chromium; the report's render test will be skipped"
+    fi
+  else
+    say "no Chromium found; the report's render test is skipped (install chromium or set GENZOO_CHROMIUM)"
   fi
 fi

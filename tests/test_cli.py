@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -154,6 +155,9 @@ def test_demo_writes_a_comparison_report(tmp_path):
     markdown = (report / "report.md").read_text()
     assert "## Comparison" in markdown and "| explicit density (autoregressive) | pixelcnn | exact:" in markdown
     assert "skipped: no cached feature classifier" in markdown  # the test's empty cache: said, not hidden
+    assert "## Properties (lecture 13 summary, measured)" in markdown
+    assert re.search(r"\| pixelcnn \| autoregressive \| exact — [\d.]+ nats \([\d.]+ bits/dim\) \| no \| sequential — [\d.]+ ms/image "
+                     r"\| good — [\d.]+x \| not measured \|", markdown)
     page = (report / "index.html").read_text()
     for image in sorted((report / "assets").glob("*.png")):
         assert f'src="assets/{image.name}"' in page
@@ -163,10 +167,14 @@ def test_demo_writes_a_comparison_report(tmp_path):
 
 def test_report_compares_runs_with_their_evaluations(trained_run):
     root, run = trained_run
-    genzoo("eval", "run", "--metrics", "likelihood,speed", "--test-images", "16", "--no-progress", cwd=root)  # -> run/evaluation.json
+    genzoo("eval", "run", "--metrics", "likelihood,speed,sharpness", "--test-images", "16", "--no-progress", cwd=root)  # -> run/evaluation.json
     result = genzoo("report", "run", "--out", "rep", cwd=root)
     assert "rep" in result.stdout
     markdown = (root / "rep" / "report.md").read_text()
     assert "| latent variable, no prior (autoencoder) | ae | none | - | - |" in markdown
+    evaluation = json.loads((run / "evaluation.json").read_text())
+    ratio, per_image = evaluation["sharpness"]["ratio"], evaluation["speed"]["sampling_seconds_per_image"]
+    assert (f"| ae | autoencoder | none (no prior) — none | yes: deterministic z = encode(x) | one pass — {per_image * 1000:.2f} ms/image "
+            f"| not on the slide — {ratio:.2f}x | not measured | reconstruction — ") in markdown
     assert {"0-samples.png", "0-training-loss.png"} <= {p.name for p in (root / "rep" / "assets").iterdir()}
     assert_one_line_error(genzoo("report", "no-such-run", cwd=root, check=False), "no-such-run")

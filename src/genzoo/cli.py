@@ -13,9 +13,9 @@
     genzoo finetune RUN_DIR              the encoder as a classifier's start vs random init, for several K
     genzoo complete RUN_DIR              image completion: originals, masked inputs, completions
     genzoo arithmetic RUN_DIR --expr E   latent vector arithmetic (DCGAN paper), e.g. "red circle - red square + blue square"
-    genzoo eval RUN_DIR                  likelihood (nats, bits/dim), FID/KID/precision-recall, speed
+    genzoo eval RUN_DIR                  likelihood (nats, bits/dim), FID/KID/precision-recall, speed, sharpness
     genzoo features train --data NAME    train and cache the feature classifier behind FID/KID/P&R
-    genzoo report RUN_DIR... --out DIR   runs side by side: metric table, samples, family figures, curves
+    genzoo report RUN_DIR... --out DIR   runs side by side: metric and properties tables, samples, family figures, curves
     genzoo demo                          one small model per family on real data: metrics and a report
 
 Every user error (unknown model, missing file, bad option) is one line on stderr and exit
@@ -141,10 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     arithmetic.add_argument("--score", action="store_true", help="also measure how often the result shows the expected attributes")
     arithmetic.add_argument("--trials", type=int, default=10, help="with --score: repetitions with fresh exemplars")
 
-    evaluate = commands.add_parser("eval", help="likelihood, FID/KID/precision-recall and speed of a trained run")
+    evaluate = commands.add_parser("eval", help="likelihood, FID/KID/precision-recall, speed and sharpness of a trained run")
     evaluate.add_argument("path", metavar="RUN_DIR|CKPT")
-    evaluate.add_argument("--metrics", default="likelihood,fid,kid,pr,classifier_score,speed",
-                          help="comma-separated subset of likelihood, fid, kid, pr, classifier_score, speed")
+    evaluate.add_argument("--metrics", default="likelihood,fid,kid,pr,classifier_score,speed,sharpness",
+                          help="comma-separated subset of likelihood, fid, kid, pr, classifier_score, speed, sharpness")
     evaluate.add_argument("--num-samples", type=int, default=10_000, help="generated images for FID/KID/P&R (default 10k, Lucic et al. 2018)")
     evaluate.add_argument("--iwae-k", type=int, default=5000, help="importance samples for the VAE's IWAE bound")
     evaluate.add_argument("--test-images", type=int, help="test images for the likelihood (default: the whole split)")
@@ -619,18 +619,19 @@ def command_report(args: argparse.Namespace) -> int:
     from genzoo.report.runs import run_summary
     from genzoo.report.summary import write_report
 
-    summaries, rows = [], []
+    summaries, rows, properties = [], [], []
     for run in args.runs:
         run_dir = Path(run)
         if not run_dir.is_dir():
             raise ConfigError(f"run directory {run!r} not found: pass directories written by `genzoo train`")
         evaluation = run_dir / "evaluation.json"
         result = json.loads(evaluation.read_text()) if evaluation.is_file() else None
-        summary, row = run_summary(run_dir, result, which=args.which, data_dir=args.data_dir)
+        summary, row, properties_row = run_summary(run_dir, result, which=args.which, data_dir=args.data_dir)
         summaries.append(summary)
         rows.append(row)
+        properties.append(properties_row)
     intro = "Metrics from each run's evaluation.json (`genzoo eval`); figures drawn from its checkpoint."
-    page = write_report(summaries, Path(args.out), title=args.title, intro=intro, comparison=rows)
+    page = write_report(summaries, Path(args.out), title=args.title, intro=intro, comparison=rows, properties=properties)
     print(f"report: {page}")
     return 0
 

@@ -89,20 +89,21 @@ def run_demo(out_dir: Path, *, steps_scale: float = 1.0, data_dir: str | None = 
         f"`genzoo features train --data {dataset}` (a few minutes) or `genzoo demo --with-sample-quality`."
     )
     chosen = [run for run in DEMO_RUNS if models is None or run.model in models]
-    summaries, rows = [], []
+    summaries, rows, properties = [], [], []
     for demo_run in chosen:
         run_dir = out_dir / f"{demo_run.model}-{dataset}"
         _train(demo_run, run_dir, dataset, options, data_dir, device, steps_scale)
-        metrics = ["likelihood", "speed"] + (["fid", "kid", "pr"] if extractor is not None else [])
+        metrics = ["likelihood", "speed", "sharpness"] + (["fid", "kid", "pr"] if extractor is not None else [])
         result = evaluate_run(run_dir, metrics=metrics, num_samples=num_samples, iwae_k=100, test_images=1000,
                               feature_extractor=extractor, progress=False, which="last")
-        summary, row = run_summary(run_dir, result, data_dir=data_dir)
+        summary, row, properties_row = run_summary(run_dir, result, data_dir=data_dir)
         summaries.append(summary)
         rows.append(row)
+        properties.append(properties_row)
         print("\n".join(result.get("summary", [])))
     intro = " ".join([data_note, quality_note, "Budgets are minutes on a CPU, far from the papers': compare the families, not the numbers with published ones."])
     return write_report(summaries, out_dir / "report", title="genzoo demo: three families of generative models", intro=intro,
-                        comparison=rows)
+                        comparison=rows, properties=properties)
 
 
 def _train(demo_run: DemoRun, run_dir: Path, dataset: str, options: dict, data_dir: str | None, device: str | None, steps_scale: float) -> None:

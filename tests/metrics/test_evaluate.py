@@ -129,3 +129,22 @@ def test_unknown_metric_is_a_one_line_error(runs):
     with pytest.raises(ConfigError, match="unknown metric 'is'") as error:
         evaluate_run(runs["ae"], metrics=("fid", "is"), progress=False)
     assert "\n" not in str(error.value) and "classifier_score" in str(error.value)
+
+
+def test_sharpness_compares_the_timed_samples_with_as_many_test_images(runs):
+    from genzoo.metrics.reference import subset
+    from genzoo.metrics.sharpness import laplacian_variance
+
+    result = evaluate_run(runs["ae"], metrics=("speed", "sharpness"), num_samples=48, batch_size=16, progress=False)
+    sharpness = result["sharpness"]
+    assert sharpness["available"] and sharpness["num_samples"] == 16 == sharpness["num_test_images"]  # the speed samples, reused
+    model, _ = load_model(runs["ae"])
+    samples, _ = sample_with_timing(model, 16, seed=0, batch_size=16, progress=False)
+    real = load_dataset("shapes", "test", **TINY_DATA).images[subset(40, 16, seed=0)]
+    expected = laplacian_variance(samples).mean() / laplacian_variance(real).mean()
+    assert sharpness["ratio"] == pytest.approx(float(expected), rel=1e-9) and sharpness["ratio"] > 0
+    assert any(line.startswith(f"sharpness: {sharpness['ratio']:.3f} x") and "N=16 samples vs 16 test images" in line for line in result["summary"])
+
+    alone = evaluate_run(runs["vae"], metrics=("sharpness",), num_samples=48, batch_size=16, progress=False)
+    assert alone["sharpness"]["num_samples"] == 16 and alone["sharpness"]["preprocess"] == ["binarize-static"]
+    assert "speed" not in alone and "likelihood" not in alone

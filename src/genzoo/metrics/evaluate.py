@@ -20,6 +20,10 @@ What is measured, and how it is stated in the result:
     genzoo's per-dataset classifier, whose id and test accuracy are recorded with both N.
   - speed: sampling seconds per image (batch size and device stated) and the training
     throughput (images/s, median of the train records of RUN_DIR/metrics.jsonl).
+  - sharpness: the variance of the Laplacian of the samples over that of as many test images
+    shown through the run's preprocessing (`genzoo.metrics.sharpness`; < 1: blurrier), both N
+    stated. It reuses the samples drawn for sample quality or speed, else draws
+    min(num_samples, batch_size).
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import torch
 
 from genzoo.errors import ConfigError, unknown_choice
 
-METRICS = ("likelihood", "fid", "kid", "pr", "classifier_score", "speed")
+METRICS = ("likelihood", "fid", "kid", "pr", "classifier_score", "speed", "sharpness")
 SAMPLE_QUALITY_METRICS = ("fid", "kid", "pr", "classifier_score")
 
 
@@ -216,7 +220,7 @@ def evaluate_run(
         "metrics": list(metrics),
     }
     test_set = None
-    if "likelihood" in metrics or any(name in metrics for name in SAMPLE_QUALITY_METRICS):
+    if "likelihood" in metrics or "sharpness" in metrics or any(name in metrics for name in SAMPLE_QUALITY_METRICS):
         test_set = load_dataset(data.name, "test", data_dir=data.data_dir, download=data.download, progress=progress, **dataset_options)
 
     if "likelihood" in metrics:
@@ -229,6 +233,7 @@ def evaluate_run(
 
     sampling_seconds_per_image = None
     sampled = 0
+    samples: torch.Tensor | None = None  # (N, C, H, W) uint8, drawn once and reused for sharpness
     wanted = [name for name in SAMPLE_QUALITY_METRICS if name in metrics]
     if wanted:
         result["sample_quality"] = _sample_quality(
@@ -237,6 +242,7 @@ def evaluate_run(
             splits=classifier_score_splits, cache=cache, progress=progress, device=target,
         )
         sampling_seconds_per_image = result["sample_quality"].pop("_seconds_per_image", None)
+        samples = result["sample_quality"].pop("_samples", None)
         sampled = num_samples
 
     if "speed" in metrics:
@@ -244,7 +250,7 @@ def evaluate_run(
         if sampling_seconds_per_image is None:
             sampled = min(num_samples, batch_size)
             try:
-                _, seconds = sample_with_timing(model, sampled, seed=seed, batch_size=batch_size, progress=False)
+                samples, seconds = sample_with_timing(model, sampled, seed=seed, batch_size=batch_size, progress=False)
                 sampling_seconds_per_image = seconds / sampled
             except NotImplementedError as error:
                 speed["sampling_note"] = str(error)
@@ -253,6 +259,10 @@ def evaluate_run(
         speed["sampling_images_timed"] = sampled
         speed.update(training_throughput(run_dir))
         result["speed"] = speed
+
+    if "sharpness" in metrics:
+        assert test_set is not None
+        result["sharpness"] = sharpness_metrics(model, info, test_set, samples, num_samples=min(num_samples, batch_size), batch_size=batch_size, seed=seed)
     result["summary"] = summary_lines(result)
     return _json_ready(result)
 
@@ -322,7 +332,39 @@ def _sample_quality(
             "note": "Inception Score formula on genzoo's dataset classifier; not the Inception Score",
         }
     out["_seconds_per_image"] = seconds / num_samples
+    out["_samples"] = samples
     return out
+
+
+def sharpness_metrics(
+    model: Any, info: Any, test_set: Any, samples: torch.Tensor | None, *, num_samples: int, batch_size: int, seed: int,
+) -> dict[str, Any]:
+    """Laplacian variance of uint8 samples (N, C, H, W) (num_samples drawn if None) over that of as many test images."""
+    from genzoo.metrics.reference import display_images, subset
+    from genzoo.metrics.sharpness import laplacian_variance
+
+    if samples is None:
+        try:
+            samples, _ = sample_with_timing(model, num_samples, seed=seed, batch_size=batch_size, progress=False)
+        except NotImplementedError as error:
+            return {"available": False, "reason": f"model {model.name} cannot sample ({error})"}
+    count = min(len(samples), len(test_set))
+    real = test_set.images[subset(len(test_set), count, seed=0)]  # (count, C, H, W) uint8
+    real = display_images(real, info.preprocess, source_levels=test_set.info.levels, seed=0)  # as the model sees them
+    samples_variance = float(laplacian_variance(samples).mean())
+    test_variance = float(laplacian_variance(real).mean())
+    if test_variance <= 0.0:
+        return {"available": False, "reason": "the test images have no detail (Laplacian variance 0)"}
+    return {
+        "available": True,
+        "ratio": samples_variance / test_variance,
+        "samples_laplacian_variance": samples_variance,
+        "test_laplacian_variance": test_variance,
+        "num_samples": len(samples),
+        "num_test_images": count,
+        "preprocess": list(info.preprocess),
+        "measure": "variance of the 3x3 Laplacian per image, pixels in [0, 1], mean over images; ratio samples / test (< 1: blurrier)",
+    }
 
 
 def summary_lines(result: dict[str, Any]) -> list[str]:
@@ -369,6 +411,12 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
             "speed: "
             + (f"sampling {sampling * 1000:.3f} ms/image (batch {speed['sampling_batch_size']}, {speed['device']})" if sampling is not None else "sampling n/a")
             + (f", training {training:.0f} images/s" if training is not None else ", training n/a")
+        )
+    sharpness = result.get("sharpness")
+    if sharpness:
+        lines.append(
+            f"sharpness: {sharpness['ratio']:.3f} x the test images' (variance of the Laplacian, N={sharpness['num_samples']} samples "
+            f"vs {sharpness['num_test_images']} test images)" if sharpness["available"] else f"sharpness: {sharpness['reason']}"
         )
     return lines
 

@@ -1,27 +1,37 @@
-"""What the report shows for one trained run: its family, a comparison row and its figures.
+"""What the report shows for one trained run: its family, a comparison row, a properties row and its figures.
 
 The family follows the lecture's taxonomy (CS231n lecture 13) and is read from the model's
-declared capabilities, never from its name.
+declared capabilities, never from its name (`genzoo.report.properties.lecture_family`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
+from genzoo.report.properties import lecture_family, number, property_row
 from genzoo.report.summary import RunSummary, read_metrics, training_curve
+
+_FAMILY_NAMES = {
+    "autoregressive": "explicit density (autoregressive)",
+    "latent variable": "approximate density (latent variable)",
+    "autoencoder": "latent variable, no prior (autoencoder)",
+    "adversarial": "implicit density (adversarial)",
+}
+
+
+class RunReport(NamedTuple):
+    """One run's part of the report: its section, its comparison row and its properties row."""
+
+    summary: RunSummary
+    comparison: dict[str, Any]
+    properties: dict[str, str]
 
 
 def family_of(capabilities: Any) -> str:
-    if capabilities.exact_likelihood:
-        return "explicit density (autoregressive)"
-    if capabilities.likelihood_bound:
-        return "approximate density (latent variable)"
-    if capabilities.encoder:
-        return "latent variable, no prior (autoencoder)"
-    return "implicit density (adversarial)"
+    return _FAMILY_NAMES[lecture_family(capabilities)]
 
 
 def comparison_row(model_name: str, capabilities: Any, result: dict[str, Any]) -> dict[str, Any]:
@@ -31,7 +41,7 @@ def comparison_row(model_name: str, capabilities: Any, result: dict[str, Any]) -
         exact = likelihood["kind"] == "exact"
         nll = likelihood["nll_nats"] if exact else likelihood["nll_iwae_nats"]
         bits = likelihood["bits_per_dim"] if exact else likelihood["bits_per_dim_iwae"]
-        density = f"{'exact' if exact else 'bound'}: {nll:.1f} nats ({bits:.3f} bits/dim)"
+        density = f"{'exact' if exact else 'bound'}: {number(nll, '.1f')} nats ({number(bits, '.3f')} bits/dim)"
     elif likelihood:
         density = "none"
     else:
@@ -44,8 +54,8 @@ def comparison_row(model_name: str, capabilities: Any, result: dict[str, Any]) -
         "family": family_of(capabilities),
         "model": model_name,
         "test NLL per image": density,
-        "FID": f"{quality['fid']:.1f}" if "fid" in quality else "-",
-        "precision / recall": f"{quality['precision']:.2f} / {quality['recall']:.2f}" if "precision" in quality else "-",
+        "FID": number(quality["fid"], ".1f") if "fid" in quality else "-",
+        "precision / recall": f"{number(quality['precision'], '.2f')} / {number(quality['recall'], '.2f')}" if "precision" in quality else "-",
         "sampling ms/image": f"{sampling * 1000:.2f}" if sampling is not None else "-",
         "training images/s": f"{training:.0f}" if training is not None else "-",
     }
@@ -88,9 +98,9 @@ def run_figures(run_dir: Path, *, which: str = "last", seed: int = 0, data_dir: 
     return model, images
 
 
-def run_summary(run_dir: Path, result: dict[str, Any] | None, *, which: str = "last", data_dir: str | None = None) -> tuple[RunSummary, dict[str, Any]]:
-    """The report section and comparison row of one run (result: its `evaluate_run` dict, or None)."""
+def run_summary(run_dir: Path, result: dict[str, Any] | None, *, which: str = "last", data_dir: str | None = None) -> RunReport:
+    """The report section, comparison row and properties row of one run (result: its `evaluate_run` dict, or None)."""
     model, images = run_figures(run_dir, which=which, data_dir=data_dir)
     notes = list((result or {}).get("summary") or ["not evaluated: run `genzoo eval RUN_DIR` to add its metrics"])
     summary = RunSummary(title=f"{family_of(model.capabilities)}: {model.name}", run_dir=Path(run_dir), metrics={}, images=images, notes=notes)
-    return summary, comparison_row(model.name, model.capabilities, result or {})
+    return RunReport(summary, comparison_row(model.name, model.capabilities, result or {}), property_row(model.name, model.capabilities, result or {}))

@@ -1,7 +1,7 @@
 """A self-contained run report: metric table, training curves and image grids (Markdown + HTML).
 
-This is the small report the demo writes; the comparison report across model families
-builds on the same pieces (`training_curve`, `read_metrics`).
+`genzoo report` and `genzoo demo` write it: a comparison table and the lecture's properties
+table (`genzoo.report.properties`) across runs, then one section per run.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from genzoo.report.properties import PROPERTIES_NOTE, PROPERTIES_TITLE
 
 
 @dataclass
@@ -66,10 +68,11 @@ def training_curve(records: list[dict[str, Any]], path: Path, *, key: str = "los
 
 
 def write_report(runs: list[RunSummary], out_dir: Path, *, title: str = "genzoo report", intro: str = "",
-                 comparison: list[dict[str, Any]] | None = None) -> Path:
+                 comparison: list[dict[str, Any]] | None = None, properties: list[dict[str, Any]] | None = None) -> Path:
     """Write out_dir/report.md and out_dir/index.html (images copied beside them); returns index.html.
 
-    `comparison`: rows of one table across runs (same keys in every row), shown first.
+    `comparison`: rows of one table across runs (same keys in every row), shown first;
+    `properties`: rows of `genzoo.report.properties.property_row`, shown next as their own section.
     """
     out_dir = Path(out_dir)
     assets = out_dir / "assets"
@@ -79,20 +82,19 @@ def write_report(runs: list[RunSummary], out_dir: Path, *, title: str = "genzoo 
     if intro:
         markdown += [intro, ""]
         body.append(f"<p>{html.escape(intro)}</p>")
-    if comparison:
-        columns = list(comparison[0])
-        markdown += ["## Comparison", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-        markdown += ["| " + " | ".join(_fmt(row.get(c, "")) for c in columns) + " |" for row in comparison] + [""]
-        header = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-        cells = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(row.get(c, '')))}</td>" for c in columns) + "</tr>" for row in comparison)
-        body += ["<h2>Comparison</h2>", f"<table><tr>{header}</tr>{cells}</table>"]
+    for heading, note, rows, css_class in (("Comparison", "", comparison, "comparison"),
+                                           (PROPERTIES_TITLE, PROPERTIES_NOTE, properties, "properties")):
+        if not rows:
+            continue
+        markdown += [f"## {heading}", ""] + ([note, ""] if note else []) + _markdown_table(rows) + [""]
+        body += [f"<h2>{html.escape(heading)}</h2>"] + ([f"<p>{html.escape(note)}</p>"] if note else []) + [_html_table(rows, css_class)]
     for index, run in enumerate(runs):
         markdown += [f"## {run.title}", "", f"Run directory: `{run.run_dir}`", ""]
         body += [f"<h2>{html.escape(run.title)}</h2>", f"<p>Run directory: <code>{html.escape(str(run.run_dir))}</code></p>"]
         if run.metrics:
-            markdown += ["| metric | value |", "|---|---|"] + [f"| {k} | {_fmt(v)} |" for k, v in run.metrics.items()] + [""]
-            rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(_fmt(v))}</td></tr>" for k, v in run.metrics.items())
-            body.append(f"<table><tr><th>metric</th><th>value</th></tr>{rows}</table>")
+            metric_rows = [{"metric": name, "value": value} for name, value in run.metrics.items()]
+            markdown += _markdown_table(metric_rows) + [""]
+            body.append(_html_table(metric_rows, "metrics"))
         for note in run.notes:
             markdown += [note, ""]
             body.append(f"<p>{html.escape(note)}</p>")
@@ -122,6 +124,25 @@ _CSS = (
     "figure{display:inline-block;margin:0 1em 1em 0}img{image-rendering:pixelated;max-width:100%}"
     "figcaption{font-size:0.9em;color:#555}"
 )
+
+
+def _markdown_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Rows (the first row's keys are the columns) as Markdown table lines, `|` and newlines escaped."""
+    columns = list(rows[0])
+    return ["| " + " | ".join(_markdown_cell(c) for c in columns) + " |", "|" + "---|" * len(columns)] + [
+        "| " + " | ".join(_markdown_cell(_fmt(row.get(c, ""))) for c in columns) + " |" for row in rows
+    ]
+
+
+def _html_table(rows: list[dict[str, Any]], css_class: str) -> str:
+    columns = list(rows[0])
+    header = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    cells = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(row.get(c, '')))}</td>" for c in columns) + "</tr>" for row in rows)
+    return f"<table class=\"{css_class}\"><tr>{header}</tr>{cells}</table>"
+
+
+def _markdown_cell(text: str) -> str:
+    return " ".join(text.replace("|", "\\|").split())
 
 
 def _fmt(value: Any) -> str:

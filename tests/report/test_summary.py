@@ -1,0 +1,152 @@
+"""The report's HTML and Markdown: tables and their values, escaping, images copied, relative links valid."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from genzoo.models.base import Capabilities
+from genzoo.models.registry import list_models, model_class
+from genzoo.report.properties import PROPERTIES_TITLE, lecture_family, property_row
+from genzoo.report.runs import comparison_row
+from genzoo.report.summary import RunSummary, write_report
+
+
+class PageParser(HTMLParser):
+    """Image sources, and the text of every cell of every table by the table's class."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[str] = []
+        self.tables: dict[str, list[list[str]]] = {}
+        self.scripts = 0
+        self._table: list[list[str]] | None = None
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.images.append(attrs["src"])
+        elif tag == "script":
+            self.scripts += 1
+        elif tag == "table":
+            self._table = self.tables.setdefault(attrs.get("class", ""), [])
+        elif tag == "tr" and self._table is not None:
+            self._table.append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._table is not None and self._cell is not None:
+            self._table[-1].append("".join(self._cell))
+            self._cell = None
+        elif tag == "table":
+            self._table = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def parse(page: Path) -> PageParser:
+    parser = PageParser()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser
+
+
+def test_properties_put_each_claim_beside_its_measured_value(small_report):
+    rows = {row["model"]: row for row in small_report.properties}
+    assert rows["pixelcnn"] == {
+        "model": "pixelcnn", "family": "autoregressive",
+        "density": "exact — 253.6 nats (0.467 bits/dim)",
+        "latent inference (encoder)": "no",
+        "sampling": "sequential — 5.08 ms/image",
+        "samples: sharpness vs test images": "good — 1.07x",
+        "sample quality": "FID 31.2, precision 0.61 / recall 0.45 (N=500)",
+        "training": "maximum likelihood — 812 images/s",
+    }
+    vae = rows["vae"]
+    assert vae["density"] == "approximate (lower bound) — IWAE 246.4 nats (ELBO 250.1)"
+    assert vae["latent inference (encoder)"] == "yes: q(z|x) — ELBO 3.7 nats looser than IWAE"  # 250.14 - 246.43
+    assert vae["sampling"] == "one pass — 0.15 ms/image" and vae["samples: sharpness vs test images"] == "blurrier — 0.42x"
+    assert rows["ae"]["density"] == "none (no prior) — none" and rows["ae"]["latent inference (encoder)"] == "yes: deterministic z = encode(x)"
+    assert rows["ae"]["training"] == "reconstruction — not measured"  # training_images_per_s None
+    # a run without evaluation keeps its claims and says nothing was measured
+    assert rows["dcgan"] == {
+        "model": "dcgan", "family": "adversarial", "density": "implicit — not measured", "latent inference (encoder)": "no",
+        "sampling": "one pass — not measured", "samples: sharpness vs test images": "sharpest — not measured",
+        "sample quality": "not measured", "training": "two-player game (tricky) — not measured",
+    }
+
+
+def test_claims_follow_declared_capabilities_never_names():
+    assert property_row("vae", Capabilities(exact_likelihood=True), {})["sampling"].startswith("sequential")
+    assert property_row("pixelcnn", Capabilities(latent_decoder=True), {})["density"].startswith("implicit")
+    bound_without_iwae = {"likelihood": {"available": True, "kind": "bound", "nll_iwae_nats": None, "nll_elbo_nats": 250.0}}
+    row = property_row("x", Capabilities(likelihood_bound=True, encoder=True), bound_without_iwae)  # NaN is stored as null
+    assert row["latent inference (encoder)"] == "yes: q(z|x)" and row["density"] == "approximate (lower bound) — IWAE n/a nats (ELBO 250.0)"
+    diverged = {"likelihood": {"available": True, "kind": "exact", "nll_nats": None, "bits_per_dim": None}}
+    assert comparison_row("x", Capabilities(exact_likelihood=True), diverged)["test NLL per image"] == "exact: n/a nats (n/a bits/dim)"
+    unavailable = {"sample_quality": {"available": False, "reason": "model x cannot sample (no)"}, "sharpness": {"available": False, "reason": "r"}}
+    row = property_row("x", Capabilities(), unavailable)
+    assert row["sample quality"] == "model x cannot sample (no)" and row["samples: sharpness vs test images"] == "sharpest — r"
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_registered_model_gets_the_family_its_capabilities_declare(name):
+    capabilities = model_class(name).capabilities
+    row = property_row(name, capabilities, {})
+    assert row["family"] == lecture_family(capabilities)
+    assert row["density"].split(" — ")[0] == {"autoregressive": "exact", "latent variable": "approximate (lower bound)",
+                                              "autoencoder": "none (no prior)", "adversarial": "implicit"}[row["family"]]
+    assert row["latent inference (encoder)"].startswith("yes" if capabilities.encoder else "no")
+    assert row["sampling"].startswith("sequential" if capabilities.exact_likelihood else "one pass")
+
+
+def test_html_has_both_tables_with_escaped_text(small_report):
+    page = small_report.index.read_text(encoding="utf-8")
+    parsed = parse(small_report.index)
+    assert parsed.scripts == 0 and "<script>" not in page and "&lt;script&gt;" in page  # title, intro, run titles escaped
+    assert "<b>markup</b>" not in page and "&lt;b&gt;markup&lt;/b&gt;" in page
+    assert page.index("<h2>Comparison</h2>") < page.index(f"<h2>{PROPERTIES_TITLE}</h2>") < page.index("<h2>pixelcnn | run &lt;pixelcnn&gt;</h2>")
+    properties = parsed.tables["properties"]
+    assert properties[0] == list(small_report.properties[0])
+    assert properties[1:] == [list(row.values()) for row in small_report.properties]  # every value, unescaped back
+    assert len(parsed.tables["comparison"]) == 1 + 4 and len(parsed.tables["metrics"]) == 4 * 3
+    assert "notes for ae: a &lt; b &amp; c" in page
+
+
+def test_markdown_tables_escape_pipes_and_keep_their_columns(small_report):
+    markdown = (small_report.out_dir / "report.md").read_text(encoding="utf-8")
+    lines = markdown.splitlines()
+    assert lines[0] == "# <script>document.title='pwned'</script> genzoo & co"
+    assert markdown.index("## Comparison") < markdown.index(f"## {PROPERTIES_TITLE}") < markdown.index("## pixelcnn | run <pixelcnn>")
+    start = lines.index(f"## {PROPERTIES_TITLE}")
+    table = [line for line in lines[start + 1 :] if line.startswith("|")][:6]
+    assert table[0] == ("| model | family | density | latent inference (encoder) | sampling | samples: sharpness vs test images "
+                        "| sample quality | training |")
+    assert "| vae | latent variable | approximate (lower bound) — IWAE 246.4 nats (ELBO 250.1) | yes: q(z\\|x) — ELBO 3.7 nats" in table[3]
+    for line in table:
+        assert len(re.findall(r"(?<!\\)\|", line)) == 9, line  # 8 columns: escaped pipes do not split cells
+
+
+def test_images_are_copied_and_every_link_is_relative_and_valid(small_report):
+    out = small_report.out_dir
+    parsed = parse(small_report.index)
+    markdown_links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", (out / "report.md").read_text(encoding="utf-8"))
+    assert len(parsed.images) == 8 and markdown_links == parsed.images  # samples + curve per run; the missing figure left out
+    for source in parsed.images:
+        assert not Path(source).is_absolute() and source.startswith("assets/") and ".." not in source
+        assert (out / source).is_file()
+    copied = {path.read_bytes() for path in (out / "assets").iterdir()}
+    originals = {path.read_bytes() for path in small_report.sources.values() if path.exists()}
+    assert copied == originals and len(copied) == 8
+
+
+def test_no_properties_means_no_properties_section(tmp_path):
+    page = write_report([RunSummary(title="only", run_dir=tmp_path, metrics={})], tmp_path / "out", comparison=[{"model": "a|b"}])
+    assert PROPERTIES_TITLE not in page.read_text() and PROPERTIES_TITLE not in (tmp_path / "out" / "report.md").read_text()
+    assert "| a\\|b |" in (tmp_path / "out" / "report.md").read_text()
