@@ -54,6 +54,15 @@ def test_build_dataclass_errors_are_one_line_and_name_the_fix(values, message):
     assert "\n" not in str(caught.value)
 
 
+def test_unquoted_yes_no_reach_yes_no_choices():
+    """YAML 1.1 reads `train.on_device_data=yes` as True; a Literal offering "yes"/"no" takes it back."""
+    parsed = parse_overrides(["train.on_device_data=yes", "train.channels_last=no"])
+    config = run_config_from_dict({"model": "ae", **parsed})
+    assert config.train.on_device_data == "yes" and config.train.channels_last == "no"
+    with pytest.raises(ConfigError, match="bad value True for mode: choose one of a, b"):
+        build_dataclass(Example, {"mode": True})
+
+
 def test_deep_merge_keeps_untouched_keys():
     assert deep_merge({"a": {"x": 1, "y": 2}, "b": 1}, {"a": {"y": 3}}) == {"a": {"x": 1, "y": 3}, "b": 1}
 

@@ -237,7 +237,7 @@ def command_train(args: argparse.Namespace) -> int:
         dataset = args.data or (preset_data.get("name") if isinstance(preset_data, dict) else preset_data)
         if not dataset:
             raise ConfigError("no dataset given: add --data NAME (see `genzoo datasets`)")
-        if preset_path is not None:
+        if preset_path is not None and _is_main_process():
             print(f"preset: {preset_path}")
         flags = _train_flags(args)
         flags["model"] = {"name": args.model}
@@ -269,16 +269,24 @@ def _train_flags(args: argparse.Namespace) -> dict[str, Any]:
     return flags
 
 
+def _is_main_process() -> bool:
+    """False on torchrun's ranks other than 0, which train without printing (rank 0 reports)."""
+    from genzoo.train.distributed import detect
+
+    return detect().is_main
+
+
 def _report_train_result(result: Any) -> int:
     result.raise_for_status()  # diverged: one line naming the last good checkpoint, exit 3
-    print(f"run: {result.run_dir}  status: {result.status}  step: {result.step}")
-    if result.final_metrics:
-        print("metrics: " + ", ".join(f"{k}={_fmt(v)}" for k, v in result.final_metrics.items()))
-    for label, path in (("last checkpoint", result.last_checkpoint), ("best checkpoint", result.best_checkpoint)):
-        if path:
-            print(f"{label}: {path}")
-    if result.message:
-        print(result.message)
+    if _is_main_process():
+        print(f"run: {result.run_dir}  status: {result.status}  step: {result.step}")
+        if result.final_metrics:
+            print("metrics: " + ", ".join(f"{k}={_fmt(v)}" for k, v in result.final_metrics.items()))
+        for label, path in (("last checkpoint", result.last_checkpoint), ("best checkpoint", result.best_checkpoint)):
+            if path:
+                print(f"{label}: {path}")
+        if result.message:
+            print(result.message)
     if result.status == "interrupted":
         return 130
     return 0

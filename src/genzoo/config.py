@@ -87,6 +87,8 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
     if annotation is Any:
         return value
     if origin is typing.Literal:
+        if isinstance(value, bool) and ("yes" if value else "no") in args:
+            value = "yes" if value else "no"  # YAML 1.1 reads an unquoted yes / no as a bool
         if value not in args:
             choices = ", ".join(map(str, args))
             raise ConfigError(f"bad value {value!r} for {where}: choose one of {choices}")

@@ -10,12 +10,14 @@ A model computes; the trainer loops. Each model is a `GenerativeModel` with
   - `sample`, and `log_prob` / `encode` / `decode` where the capabilities say so.
 
 `forward` is `loss`, so the trainer can wrap the model in DistributedDataParallel and call
-it directly: gradient synchronisation hooks only fire through `forward`.
+it directly: gradient synchronisation hooks only fire through `forward`. Per-example noise
+of a loss (a GAN's z, a VAE's epsilon) goes through `per_example_noise`, so that W processes
+draw exactly the noise one process would for the same global batch (see `BatchShard`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -37,6 +39,20 @@ class Capabilities:
 
     def names(self) -> list[str]:
         return [name for name, value in vars(self).items() if value]
+
+
+@dataclass(frozen=True)
+class BatchShard:
+    """The share of each global batch this process holds when training data-parallel.
+
+    genzoo.data.sampling deals a global batch round-robin: process `rank` holds examples
+    rank, rank + world_size, ... of it. Every process keeps the same global RNG state, so
+    `GenerativeModel.per_example_noise` can draw the noise of the whole global batch and
+    keep this process's rows.
+    """
+
+    rank: int = 0
+    world_size: int = 1
 
 
 @dataclass(frozen=True)
@@ -65,6 +81,8 @@ class GenerativeModel(nn.Module):
     # Name of the eval metric that selects the `best` checkpoint (lower is better); None when no
     # held-out loss ranks checkpoints (adversarial models): then `best` is never written.
     selection_metric: ClassVar[str | None] = "loss"
+    # Set by the trainer under torchrun; one process holds the whole batch otherwise.
+    batch_shard: BatchShard = BatchShard()
 
     def __init__(self, config: Any, data_format: DataFormat) -> None:
         super().__init__()
@@ -88,6 +106,14 @@ class GenerativeModel(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, phase: str = "model") -> dict[str, torch.Tensor]:
         return self.loss(x, y, phase)
+
+    def per_example_noise(self, n: int, draw: Callable[[int], torch.Tensor]) -> torch.Tensor:
+        """Noise (n, ...) for this process's n examples: `draw(count)` (count, ...) for the global batch,
+        then the rows of `batch_shard`; one process simply gets draw(n)."""
+        shard = self.batch_shard
+        if shard.world_size == 1:
+            return draw(n)
+        return draw(n * shard.world_size)[shard.rank :: shard.world_size]  # (n, ...)
 
     def evaluate(self, x: torch.Tensor, y: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Per-example metrics on held-out data; defaults to the loss of the first phase."""

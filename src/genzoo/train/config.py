@@ -52,6 +52,8 @@ class TrainConfig:
     checkpoint_every: int = 500  # steps between `last` checkpoints
     divergence_factor: float = 1.0e3  # loss above this x its running median counts as exploded
     on_device_data: Literal["auto", "yes", "no"] = "auto"  # keep the uint8 dataset on the accelerator
+    compile: bool = False  # torch.compile the training forward; falls back to eager (one warning) if it fails
+    channels_last: Literal["auto", "yes", "no"] = "auto"  # NHWC weights and batches; auto: on for CUDA conv models
     threads: int | None = None  # CPU threads for torch (None: torch's default); 1 avoids oversubscription on busy machines
     progress: bool = True
 

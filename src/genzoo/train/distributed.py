@@ -3,6 +3,13 @@
 torchrun sets WORLD_SIZE, RANK and LOCAL_RANK; without them the run is one process and
 every helper here is a no-op. The process group uses NCCL on CUDA and Gloo on the CPU.
 Rank 0 alone writes logs, samples and checkpoints.
+
+BatchNorm: on CUDA the layers become SyncBatchNorm, which normalises over the global batch
+as one process would. PyTorch's SyncBatchNorm runs on GPUs only, so on the CPU each process
+normalises over its own B / W examples: W CPU processes then train a BatchNorm model
+(dcgan) close to, but not exactly like, one process. Running statistics follow rank 0
+(DistributedDataParallel broadcasts its buffers at every forward; `broadcast_buffers`
+before evaluation).
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch import nn
 
 from genzoo.errors import ConfigError
 
@@ -90,3 +98,20 @@ def all_reduce_max(tensor: torch.Tensor) -> torch.Tensor:
     if is_active():
         dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
     return tensor
+
+
+def broadcast_buffers(module: nn.Module) -> None:
+    """Give every rank rank 0's buffers (BatchNorm running statistics), e.g. before evaluation."""
+    if is_active():
+        for buffer in module.buffers():
+            dist.broadcast(buffer, src=0)
+
+
+def sync_batch_norm(module: nn.Module, device: torch.device) -> nn.Module:
+    """BatchNorm layers as SyncBatchNorm when several CUDA processes train; unchanged otherwise.
+
+    Parameters and buffers keep their names, so checkpoints load either way.
+    """
+    if not is_active() or device.type != "cuda":
+        return module
+    return nn.SyncBatchNorm.convert_sync_batchnorm(module)

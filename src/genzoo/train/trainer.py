@@ -14,6 +14,17 @@ Resuming is exact: the data order is a pure function of (seed, epoch) plus the b
 within the epoch, and the checkpoint restores weights, optimizers, schedulers, EMA, every
 RNG, and even the partial sums of the next log line. Evaluation and sampling run on forked
 RNG streams, so they never perturb training.
+
+Under torchrun (W processes, DistributedDataParallel) each rank takes B / W examples of
+every global batch of B, dealt round-robin, so the union is the one-process batch; every
+rank keeps the same global torch RNG and draws the per-example noise of the whole batch
+(`GenerativeModel.per_example_noise`), and gradients are averaged: W processes follow the
+one-process run up to float rounding, for GANs too (only the phase's optimizer steps; the
+other player's parameters get no gradient). Not exact: dynamic binarization and
+dequantization noise (each rank's own data generator), dropout masks (drawn per rank from
+the shared stream, so the ranks' masks repeat), and BatchNorm on the CPU (per-rank
+statistics; see genzoo.train.distributed). The data position counts global batches, so a
+checkpoint resumes under any number of processes.
 """
 
 from __future__ import annotations
@@ -40,7 +51,7 @@ from tqdm.auto import tqdm
 
 from genzoo.data.grid import save_image_grid
 from genzoo.errors import CheckpointError, ConfigError, DataError, TrainingDiverged
-from genzoo.models.base import TrainingPhase
+from genzoo.models.base import BatchShard, TrainingPhase
 from genzoo.train import distributed
 from genzoo.train.checkpoint import (
     FORMAT_NAME,
@@ -59,6 +70,7 @@ from genzoo.train.checkpoint import (
 from genzoo.train.config import RunConfig, run_config_from_dict
 from genzoo.train.device import autocast, autocast_dtype, configure_backends, isolated_rng, resolve_device, seed_everything
 from genzoo.train.ema import EMA
+from genzoo.train.fast_paths import compile_forward, to_channels_last, use_channels_last
 from genzoo.train.logging import MetricsLogger, log
 from genzoo.train.run import build_run, resolve_preprocess
 from genzoo.train.schedules import build_scheduler, sync_learning_rates
@@ -69,7 +81,7 @@ RESUMABLE_CHANGES = {
     "train": {
         "steps", "epochs", "log_every", "eval_every", "eval_batches", "eval_batch_size", "sample_every",
         "sample_count", "checkpoint_every", "progress", "device", "precision", "deterministic",
-        "on_device_data", "divergence_factor", "threads",
+        "on_device_data", "divergence_factor", "threads", "compile", "channels_last",
     },
     "data": {"data_dir", "download"},
 }
@@ -322,6 +334,9 @@ class Trainer:
                 )
         settings = config.train
         self.settings = settings
+        world = self.env.world_size
+        if settings.batch_size % world:
+            raise ConfigError(f"train.batch_size {settings.batch_size} is not divisible by the {world} processes: choose a multiple of {world}")
 
         self.device = resolve_device(settings.device, local_rank=self.env.local_rank if self.env.enabled else None)
         if settings.threads is not None:
@@ -339,13 +354,18 @@ class Trainer:
             distributed.barrier()
         self.config = self.run.config  # data.preprocess resolved
         self.module = self.run.model.to(self.device)
+        # Before optimizers and EMA exist, so their state tensors take the same layout.
+        self.channels_last = use_channels_last(settings.channels_last, self.device, self.module)
+        if self.channels_last:
+            self.module = self.module.to(memory_format=torch.channels_last)
         self.preprocessor = self.run.preprocessor
         self.label_conditional = bool(self.module.capabilities.label_conditional)
         self.num_classes = self.run.data_format.num_classes
+        if self.env.enabled:
+            # Each rank draws the noise of the whole global batch and keeps its share (models.base.BatchShard).
+            self.module.batch_shard = BatchShard(rank=self.env.rank, world_size=world)
+            self.module = distributed.sync_batch_norm(self.module, self.device)
 
-        world = self.env.world_size
-        if settings.batch_size % world:
-            raise ConfigError(f"train.batch_size {settings.batch_size} is not divisible by the {world} processes: choose a multiple of {world}")
         self.batch_size = settings.batch_size // world
         self.eval_batch_size = max(1, settings.eval_batch_size // world)
         self.train_set, self.test_set = self._place_data(self.run.train_set, self.run.test_set)
@@ -393,6 +413,8 @@ class Trainer:
                 device_ids=[self.device.index] if self.device.type == "cuda" else None,
                 find_unused_parameters=self.multi_phase,
             )
+        # Training forward only (DDP-wrapped when distributed); evaluation, sampling and checkpoints use self.module.
+        self.train_forward = compile_forward(self.model, settings.compile)
         self.data_generator = torch.Generator(device=self.device)
         self.data_generator.manual_seed(_derived_seed(settings.seed, "data", self.env.rank))
         self.stream = BatchStream(
@@ -539,11 +561,13 @@ class Trainer:
             for _ in range(phase.repeats):
                 images, labels = self.stream.next()
                 x = self.preprocessor(images, generator=self.data_generator)  # (B, C, H, W) float
+                if self.channels_last:
+                    x = to_channels_last(x)
                 y = labels if self.label_conditional else None
                 # Every parameter: a phase's loss may reach other phases' parameters (G through D).
                 self.module.zero_grad(set_to_none=True)
                 with autocast(self.device, self.amp_dtype):
-                    outputs = self.model(x, y, phase=phase.name)
+                    outputs = self.train_forward(x, y, phase=phase.name)
                 self._check_output(outputs, x)
                 loss = outputs["loss"].float().mean()
                 loss.backward()
@@ -636,6 +660,15 @@ class Trainer:
             )
         return None
 
+    def _average_log_sums(self) -> None:
+        """Each rank's partial log sums -> their mean over ranks, so that rank 0's checkpoint holds
+        the global ones and a resume with any number of processes logs the same line."""
+        if not self.env.enabled or not self.log_sums:
+            return
+        names = sorted(self.log_sums)
+        sums = distributed.all_reduce_sum(torch.stack([self.log_sums[name] for name in names])) / self.env.world_size
+        self.log_sums = {name: total.clone() for name, total in zip(names, sums)}  # separate tensors for safetensors
+
     def _log_train(self, bar: Any) -> None:
         names = sorted(self.log_sums)
         if names:
@@ -685,6 +718,7 @@ class Trainer:
     @torch.no_grad()
     def evaluate(self, max_batches: int | None = None) -> dict[str, float]:
         """Mean of every key of model.evaluate over the test split (or its first max_batches batches)."""
+        distributed.broadcast_buffers(self.module)  # every rank evaluates rank 0's BatchNorm statistics, the saved ones
         if self.test_set is None:
             return {}
         generator = torch.Generator(device=self.device)
@@ -703,6 +737,8 @@ class Trainer:
                         break
                     images = images.to(self.device, non_blocking=True)
                     x = self.preprocessor(images, generator=generator)  # (B, C, H, W)
+                    if self.channels_last:
+                        x = to_channels_last(x)
                     y = None if labels is None or not self.label_conditional else labels.to(self.device)
                     with autocast(self.device, self.amp_dtype):
                         outputs = self.module.evaluate(x, y)
@@ -770,6 +806,7 @@ class Trainer:
 
     # ---- checkpoints ----------------------------------------------------------------------
     def _save_last(self) -> None:
+        self._average_log_sums()
         if self.is_main:
             self._save(self.last_path, "last", self.latest_metrics)
         self.last_saved_step = self.step
@@ -867,9 +904,12 @@ class Trainer:
         if not restore_rng(checkpoint.tensors, metadata.get("rng", {}), self.data_generator):
             self.data_generator.manual_seed(_derived_seed(self.settings.seed, "data", self.step, self.env.rank))
             log.warning("resumed on another kind of device: random streams restart, the run continues but not bit for bit")
+        # The global torch RNG stays shared by all ranks (see BatchShard); on GPUs every rank
+        # continues the stream of rank 0's device, cuda:0 (LOCAL_RANK 0).
+        if self.env.enabled and self.device.type == "cuda" and "rng.cuda.0" in checkpoint.tensors:
+            torch.cuda.set_rng_state(checkpoint.tensors["rng.cuda.0"], self.device)
         if self.env.rank > 0:
-            # Checkpoints hold rank 0's streams; other ranks derive their own from it.
-            torch.manual_seed(_derived_seed(self.settings.seed, "resume", self.step, self.env.rank))
+            # The data generator (binarization, dequantization noise) is each rank's own.
             self.data_generator.manual_seed(_derived_seed(self.settings.seed, "data", self.step, self.env.rank))
         self.last_saved_step = self.step
         log.info("resumed %s at step %d of %d", self.run_dir, self.step, self.total_steps)

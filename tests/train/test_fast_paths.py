@@ -1,0 +1,204 @@
+"""Fast paths (channels-last, torch.compile, CPU bf16 autocast) give the fp32 eager losses up to rounding.
+
+The compile tests use the `aot_eager` backend (tracing and autograd capture without inductor's
+C++ build, which takes ~40 s per tiny model on a 2-core machine); the inductor default was
+checked by hand (see benchmarks/throughput.py --compile).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import make_config
+
+from genzoo.config import parse_overrides
+from genzoo.errors import ConfigError
+from genzoo.models import build_model_from_format
+from genzoo.train import resolve_run_config, train
+from genzoo.train import fast_paths
+from genzoo.train.checkpoint import read_checkpoint
+from genzoo.train.logging import read_metrics
+from genzoo.train.trainer import Trainer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "models"))
+from test_contract import TINY, make_batch  # noqa: E402  (the registry's tiny cases)
+
+CONV_CASES = [
+    pytest.param(name, options, data_format, id=f"{name}-{case}")
+    for name, cases in TINY.items()
+    for case, options, data_format in cases
+    if fast_paths.has_2d_convolutions(build_model_from_format(name, data_format, options))
+]
+TINY_RUNS = {  # trainer runs on 1x28x28 `shapes`
+    "pixelcnn": {"hidden": 8, "residual_blocks": 1, "output_hidden": 8},
+    "dcgan": {"latent_dim": 4, "generator_channels": 4, "discriminator_channels": 4},  # two phases, noise in the loss
+}
+RELATIVE = 1e-5
+
+
+@pytest.fixture(autouse=True)
+def fresh_dynamo(monkeypatch):
+    """aot_eager instead of inductor, and no compiled frames or recompile counts carried between tests."""
+    monkeypatch.setattr(fast_paths, "COMPILE_BACKEND", "aot_eager")
+    torch._dynamo.reset()
+    yield
+    torch._dynamo.reset()
+
+
+def _losses_and_grads(forward, model, x, y, phase):
+    """Per-example losses of forward(x, y, phase) and the gradients of their mean on model's parameters."""
+    model.zero_grad(set_to_none=True)
+    torch.manual_seed(1)  # the same noise (VAE z, GAN z) on every path
+    loss = forward(x, y, phase=phase)["loss"]  # (B,)
+    loss.mean().backward()
+    grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+    return loss.detach(), grads
+
+
+def _assert_close(actual, expected, rtol, what):
+    scale = expected.abs().max().clamp_min(1e-12)
+    error = ((actual - expected).abs().max() / scale).item()
+    assert error <= rtol, f"{what}: relative error {error:.2e} > {rtol:g}"
+
+
+@pytest.mark.parametrize("name, options, data_format", CONV_CASES)
+def test_channels_last_gives_the_contiguous_losses_gradients_and_samples(name, options, data_format):
+    torch.manual_seed(0)
+    model = build_model_from_format(name, data_format, options)
+    x, y = make_batch(data_format, 6)  # (B, C, H, W)
+    reference = {phase.name: _losses_and_grads(model, model, x, y, phase.name) for phase in model.training_phases()}
+    model.eval()
+    reference_samples = model.sample(3, generator=torch.Generator().manual_seed(2))
+
+    model = model.to(memory_format=torch.channels_last)
+    samples = model.sample(3, generator=torch.Generator().manual_seed(2))  # before training updates BatchNorm statistics
+    assert torch.allclose(samples, reference_samples, atol=1e-5), "sampling differs under channels_last"
+    model.train()
+    x_nhwc = fast_paths.to_channels_last(x)
+    assert x_nhwc.is_contiguous(memory_format=torch.channels_last) and torch.equal(x_nhwc, x)
+    for phase, (expected_loss, expected_grads) in reference.items():
+        loss, grads = _losses_and_grads(model, model, x_nhwc, y, phase)
+        _assert_close(loss, expected_loss, RELATIVE, f"{phase} loss")
+        assert grads.keys() == expected_grads.keys()
+        for key in grads:
+            _assert_close(grads[key], expected_grads[key], RELATIVE, f"{phase} gradient of {key}")
+
+
+@pytest.mark.parametrize("name", ["pixelcnn", "vae", "dcgan"])
+def test_compiled_forward_gives_the_eager_losses_and_gradients(name):
+    _, options, data_format = TINY[name][0]
+    torch.manual_seed(0)
+    model = build_model_from_format(name, data_format, options)
+    x, y = make_batch(data_format, 6)
+    forward = fast_paths.compile_forward(model, True)
+    for phase in model.training_phases():
+        expected_loss, expected_grads = _losses_and_grads(model, model, x, y, phase.name)
+        loss, grads = _losses_and_grads(forward, model, x, y, phase.name)
+        assert forward.active, "the compiled forward fell back to eager"
+        _assert_close(loss, expected_loss, RELATIVE, f"{phase.name} loss")
+        for key in expected_grads:
+            _assert_close(grads[key], expected_grads[key], RELATIVE, f"{phase.name} gradient of {key}")
+
+
+def _train_losses(run_dir: Path) -> list[dict[str, float]]:
+    return [{k: v for k, v in m.items() if k.endswith("loss")} for m in read_metrics(run_dir / "metrics.jsonl") if m["split"] == "train"]
+
+
+def _assert_same_losses(actual, expected):
+    assert len(actual) == len(expected) and actual
+    for got, want in zip(actual, expected):
+        assert got.keys() == want.keys()
+        for key in want:
+            assert got[key] == pytest.approx(want[key], rel=RELATIVE), key
+
+
+@pytest.mark.parametrize("model", sorted(TINY_RUNS))
+def test_compiled_channels_last_run_matches_plain_and_resumes_without_them(tmp_path, model):
+    options = TINY_RUNS[model]
+    plain = train(make_config(model, options, steps=6, ema_decay=0.9), tmp_path / "plain")
+    trainer = Trainer(make_config(model, options, steps=4, ema_decay=0.9, compile=True, channels_last="yes"), tmp_path / "fast", resume=False)
+    try:
+        kernels = [p for p in trainer.module.parameters() if p.dim() == 4]  # (out, in, kh, kw)
+        assert kernels and all(p.is_contiguous(memory_format=torch.channels_last) for p in kernels)
+        fast = trainer.fit()
+        assert trainer.train_forward.active, "the compiled forward fell back to eager"
+    finally:
+        trainer.close()
+    assert plain.status == fast.status == "finished"
+    _assert_same_losses(_train_losses(tmp_path / "fast"), _train_losses(tmp_path / "plain")[:2])
+
+    tensors = read_checkpoint(fast.last_checkpoint).tensors
+    assert not [key for key in tensors if "_orig_mod" in key]
+    assert all(value.is_contiguous() for value in tensors.values())
+
+    resumed = train(make_config(model, options, steps=6, ema_decay=0.9), tmp_path / "fast", resume=True)
+    assert resumed.status == "finished" and resumed.step == 6
+    _assert_same_losses(_train_losses(tmp_path / "fast"), _train_losses(tmp_path / "plain"))
+    for key, value in resumed.final_metrics.items():
+        assert value == pytest.approx(plain.final_metrics[key], rel=1e-4), key  # evaluated with the EMA weights
+
+
+def _raise(*args, **kwargs):
+    raise RuntimeError("no C++ compiler\nsecond line of a long compiler log")
+
+
+def _backward_compiler_failing_backend():
+    """aot_eager whose backward compiler raises: AOTAutograd would meet it inside loss.backward()."""
+    from torch._dynamo.backends.common import aot_autograd
+
+    return aot_autograd(fw_compiler=lambda graph, inputs: graph, bw_compiler=_raise)
+
+
+@pytest.mark.parametrize("where", ["at wrapping", "at the first call", "compiling the backward"])
+def test_a_failing_compile_warns_once_and_trains_eagerly(tmp_path, monkeypatch, caplog, where):
+    if where == "at wrapping":
+        monkeypatch.setattr(torch, "compile", _raise)
+    elif where == "at the first call":
+        monkeypatch.setattr(torch, "compile", lambda model, **kwargs: _raise)
+    else:
+        monkeypatch.setattr(fast_paths, "COMPILE_BACKEND", _backward_compiler_failing_backend())
+    options = TINY_RUNS["pixelcnn"]
+    train(make_config("pixelcnn", options), tmp_path / "plain")
+    with caplog.at_level(logging.WARNING, logger="genzoo.train"):
+        result = train(make_config("pixelcnn", options, compile=True), tmp_path / "fallback")
+    assert result.status == "finished" and result.step == 4
+    warnings = [r.getMessage() for r in caplog.records if "train.compile" in r.getMessage()]
+    assert len(warnings) == 1 and "no C++ compiler" in warnings[0] and "second line" not in warnings[0]
+    _assert_same_losses(_train_losses(tmp_path / "fallback"), _train_losses(tmp_path / "plain"))
+
+
+@pytest.mark.parametrize("name", ["pixelcnn", "ae"])
+def test_cpu_bf16_autocast_stays_within_bfloat16_rounding_of_fp32(name):
+    _, options, data_format = TINY[name][0]
+    torch.manual_seed(0)
+    model = build_model_from_format(name, data_format, options)
+    x, y = make_batch(data_format, 6)
+    expected = model(x, y)["loss"]  # (B,)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = model(x, y)["loss"].float()  # (B,)
+    _assert_close(loss, expected, 3e-2, "bf16 loss")  # bf16 keeps 8 mantissa bits: ~0.4% per rounding
+
+
+def test_channels_last_auto_is_on_only_for_cuda_conv_models():
+    _, conv_options, conv_format = TINY["dcgan"][0]
+    _, mlp_options, mlp_format = TINY["gan"][0]
+    conv = build_model_from_format("dcgan", conv_format, conv_options)
+    mlp = build_model_from_format("gan", mlp_format, mlp_options)
+    cuda, cpu = torch.device("cuda", 0), torch.device("cpu")
+    assert fast_paths.use_channels_last("auto", cuda, conv) and not fast_paths.use_channels_last("auto", cuda, mlp)
+    assert not fast_paths.use_channels_last("auto", cpu, conv)
+    assert fast_paths.use_channels_last("yes", cpu, mlp) and not fast_paths.use_channels_last("no", cuda, conv)
+
+
+def test_fast_path_options_parse_from_overrides_and_reject_bad_values():
+    config = resolve_run_config(preset={"model": "ae", "data": "shapes"},
+                                overrides=parse_overrides(["train.compile=true", "train.channels_last=yes"]))
+    assert config.train.compile is True and config.train.channels_last == "yes"
+    with pytest.raises(ConfigError, match=r"^bad value 'maybe' for train.compile: expected true or false$"):
+        resolve_run_config(preset={"model": "ae"}, overrides=parse_overrides(["train.compile=maybe"]))
+    with pytest.raises(ConfigError, match=r"^bad value 'nhwc' for train.channels_last: choose one of auto, yes, no$"):
+        resolve_run_config(preset={"model": "ae"}, overrides=parse_overrides(["train.channels_last=nhwc"]))
