@@ -79,7 +79,8 @@ def test_trainer_takes_k_discriminator_steps_per_generator_step(tmp_path, monkey
 
 
 # ---- the players never update each other ---------------------------------------------------------------
-PLAYERS = [pytest.param("gan", {}, id="gan"), pytest.param("dcgan", {}, id="dcgan"), pytest.param("gan", {"g_loss": "minimax"}, id="gan-minimax")]
+PLAYERS = [pytest.param("gan", {}, id="gan"), pytest.param("dcgan", {}, id="dcgan"), pytest.param("gan", {"g_loss": "minimax"}, id="gan-minimax"),
+           pytest.param("dcgan", {"instance_noise": 0.1}, id="dcgan-instance-noise")]
 
 
 @pytest.mark.parametrize("name, options", PLAYERS)
@@ -112,6 +113,32 @@ def test_generator_phase_leaves_the_discriminator_and_its_gradients_alone(name, 
     optimizer.step()
     for n, p in model.discriminator_net.named_parameters():
         assert torch.equal(p.detach(), discriminator_before[n]), f"G phase changed D's {n}"
+
+
+# ---- instance noise (Sonderby et al. 2016) ----------------------------------------------------------------
+@pytest.mark.parametrize("name", ["gan", "dcgan"])
+def test_instance_noise_anneals_linearly_and_only_perturbs_training_inputs(name):
+    model = tiny(name, instance_noise=0.2, instance_noise_steps=100)
+    expected = {0: 0.2, 50: 0.1, 100: 0.0, 250: 0.0}
+    for step, sigma in expected.items():
+        model.on_train_step(step)
+        assert float(model.instance_noise_std) == pytest.approx(sigma)
+    model.on_train_step(50)
+    x = batch()
+    model.train()
+    torch.manual_seed(3)
+    noisy = model._discriminate(x, None)
+    torch.manual_seed(3)  # the same draw the model made
+    by_hand = model.discriminator_net(x + 0.1 * torch.randn(x.shape), None)
+    assert torch.allclose(noisy, by_hand, atol=1e-6)
+    model.on_train_step(100)  # sigma 0: D sees x itself
+    assert torch.allclose(model._discriminate(x, None), model.discriminator_net(x, None))
+    model.on_train_step(0)
+    model.eval()  # evaluation never adds noise
+    assert torch.equal(model._discriminate(x, None), model.discriminator_net(x, None))
+    constant = tiny(name, instance_noise=0.3)
+    constant.on_train_step(10**6)
+    assert float(constant.instance_noise_std) == pytest.approx(0.3)
 
 
 def test_phase_parameters_split_the_model():
@@ -264,3 +291,5 @@ def test_bad_options_list_the_choices():
         tiny("dcgan", prior="cauchy")
     with pytest.raises(ConfigError, match="d_steps must be >= 1"):
         tiny("gan", d_steps=0)
+    with pytest.raises(ConfigError, match="instance_noise"):
+        tiny("dcgan", instance_noise=-0.1)

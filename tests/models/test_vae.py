@@ -64,15 +64,15 @@ def test_loss_parts_add_up_and_beta_weights_the_kl():
 
 def test_kl_warmup_schedule():
     model = tiny_vae(beta=2.0, kl_warmup_steps=100)
-    assert model.kl_weight == 0.0  # before the first step
+    assert float(model.kl_weight) == 0.0  # before the first step
     expected = {0: 0.0, 25: 0.5, 50: 1.0, 100: 2.0, 1000: 2.0}
     for step, weight in expected.items():
         model.on_train_step(step)
-        assert model.kl_weight == pytest.approx(weight)
+        assert float(model.kl_weight) == pytest.approx(weight)
         torch.manual_seed(3)
         out = model.loss(binary_patterns(4))
         assert torch.allclose(out["loss"], out["recon"] + weight * out["kl"])
-    assert tiny_vae(beta=2.0).kl_weight == 2.0  # no warm-up: full beta from the start
+    assert float(tiny_vae(beta=2.0).kl_weight) == 2.0  # no warm-up: full beta from the start
 
 
 def test_reconstruction_error_falls_on_a_tiny_dataset():

@@ -50,6 +50,8 @@ class DCGANConfig:
     conditional: bool = False  # one-hot class labels into both players
     lr: float | None = 2e-4  # Adam lr of both phases (Sec. 4); None: the run's train.lr
     betas: tuple[float, float] | None = (0.5, 0.999)  # beta1 = 0.5 (Sec. 4); None: the run's train.betas
+    instance_noise: float = 0.0  # std of Gaussian noise on D's inputs (data scale), 0: off (not in the paper)
+    instance_noise_steps: int = 0  # anneal it linearly to 0 over this many steps (0: constant)
 
     def __post_init__(self) -> None:
         for name in ("generator_channels", "discriminator_channels"):

@@ -77,6 +77,8 @@ def check_adversarial_options(config: object) -> None:
         raise ValueError(f"lr must be > 0, got {config.lr}")
     if config.betas is not None and not all(0.0 <= b < 1.0 for b in config.betas):
         raise ValueError(f"betas must be in [0, 1), got {config.betas}")
+    if config.instance_noise < 0 or config.instance_noise_steps < 0:
+        raise ValueError(f"instance_noise and instance_noise_steps must be >= 0, got {config.instance_noise}, {config.instance_noise_steps}")
 
 
 class AdversarialModel(GenerativeModel):
@@ -97,6 +99,26 @@ class AdversarialModel(GenerativeModel):
         # Capabilities depend on the config: an instance attribute shadows the class default.
         self.capabilities = Capabilities(latent_decoder=True, label_conditional=bool(config.conditional))
         self.num_classes = data_format.num_classes if config.conditional else 0
+        # Current sigma, set by on_train_step; a tensor, so a compiled loss reads it instead of recompiling per value.
+        self.register_buffer("instance_noise_std", torch.tensor(float(config.instance_noise)), persistent=False)
+
+    def on_train_step(self, step: int) -> None:
+        """Instance noise schedule: sigma decays linearly from `instance_noise` to 0 over
+        `instance_noise_steps` steps (0: constant)."""
+        sigma, steps = self.config.instance_noise, self.config.instance_noise_steps
+        self.instance_noise_std.fill_(sigma * max(0.0, 1.0 - step / steps) if steps else sigma)
+
+    def _discriminate(self, images: torch.Tensor, labels: torch.Tensor | None, parameters: dict | None = None) -> torch.Tensor:
+        """D's logits (B,) on images plus instance noise N(0, sigma^2) while training (Sonderby et
+        al. 2016; Arjovsky & Bottou 2017): real and fake distributions then overlap, so D cannot win
+        on details G cannot match yet (e.g. an exactly black background)."""
+        if self.training and self.config.instance_noise > 0:
+            noise = self.per_example_noise(images.shape[0], lambda count: torch.randn(
+                count, *images.shape[1:], dtype=images.dtype, device=images.device))  # (B, C, H, W)
+            images = images + self.instance_noise_std * noise
+        if parameters is None:
+            return self.discriminator_net(images, labels)
+        return functional_call(self.discriminator_net, parameters, (images, labels))
 
     # ---- training -----------------------------------------------------------------------
     def training_phases(self) -> list[TrainingPhase]:
@@ -126,12 +148,12 @@ class AdversarialModel(GenerativeModel):
         self._player(phase)  # unknown phase -> ValueError
         self.check_input(x)
         labels = self._one_hot(y, x.shape[0])
-        z = self.sample_latent(x.shape[0])  # (B, latent_dim)
+        z = self.per_example_noise(x.shape[0], self.sample_latent)  # (B, latent_dim), this process's share under DDP
         if phase == "discriminator":
             with torch.no_grad():
                 fake = self._generate(z, labels)  # (B, C, H, W), no graph into G
-            real_logits = self.discriminator_net(x, labels)  # (B,)
-            fake_logits = self.discriminator_net(fake, labels)  # (B,) separate batch: its own BN statistics
+            real_logits = self._discriminate(x, labels)  # (B,)
+            fake_logits = self._discriminate(fake, labels)  # (B,) separate batch: its own BN statistics
             d_loss = discriminator_loss(real_logits, fake_logits)
             return {
                 "loss": d_loss,
@@ -142,7 +164,7 @@ class AdversarialModel(GenerativeModel):
             }
         fake = self._generate(z, labels)  # (B, C, H, W)
         frozen = {name: p.detach() for name, p in self.discriminator_net.named_parameters()}
-        fake_logits = functional_call(self.discriminator_net, frozen, (fake, labels))  # (B,), gradient only into G
+        fake_logits = self._discriminate(fake, labels, frozen)  # (B,), gradient only into G
         g_loss = generator_loss(fake_logits, self.config.g_loss)
         return {"loss": g_loss, "g_loss": g_loss.detach(), "d_fake": torch.sigmoid(fake_logits.detach())}
 
@@ -152,7 +174,7 @@ class AdversarialModel(GenerativeModel):
         self.check_input(x)
         with eval_mode(self):
             labels = self._one_hot(y, x.shape[0])
-            fake = self._generate(self.sample_latent(x.shape[0]), labels)
+            fake = self._generate(self.per_example_noise(x.shape[0], self.sample_latent), labels)
             real_logits = self.discriminator_net(x, labels)
             fake_logits = self.discriminator_net(fake, labels)
         d_loss = discriminator_loss(real_logits, fake_logits)
@@ -234,6 +256,8 @@ class GANConfig:
     conditional: bool = False  # one-hot labels into both players (Mirza & Osindero 2014)
     lr: float | None = 2e-4  # both phases; None: the run's train.lr
     betas: tuple[float, float] | None = (0.5, 0.999)  # both phases; None: the run's train.betas
+    instance_noise: float = 0.0  # std of Gaussian noise on D's inputs (data scale), 0: off
+    instance_noise_steps: int = 0  # anneal it linearly to 0 over this many steps (0: constant)
 
     def __post_init__(self) -> None:
         if not self.generator_hidden or not self.discriminator_hidden:

@@ -128,7 +128,8 @@ class VAE(GenerativeModel):
             _, height, width = data_format.image_shape
             self.decoder_body = nn.Sequential(nn.Linear(features, params * data_format.dims), nn.Unflatten(1, (params * channels, height, width)))
         self.to_posterior = nn.Linear(features + self.num_classes, 2 * config.latent_dim)  # -> (mu, log sigma^2)
-        self.kl_weight = config.beta if config.kl_warmup_steps == 0 else 0.0  # beta of the current step
+        # beta of the current step; a tensor, so a compiled loss reads it instead of recompiling per value
+        self.register_buffer("kl_weight", torch.tensor(config.beta if config.kl_warmup_steps == 0 else 0.0), persistent=False)
 
     # ---- schedules ----------------------------------------------------------------------
     def kl_weight_at(self, step: int) -> float:
@@ -138,7 +139,7 @@ class VAE(GenerativeModel):
         return self.config.beta * min(1.0, max(step, 0) / self.config.kl_warmup_steps)
 
     def on_train_step(self, step: int) -> None:
-        self.kl_weight = self.kl_weight_at(step)
+        self.kl_weight.fill_(self.kl_weight_at(step))
 
     # ---- encoder / decoder ------------------------------------------------------------
     def _one_hot(self, y: torch.Tensor | None, batch: int, device: torch.device) -> torch.Tensor | None:
@@ -191,7 +192,8 @@ class VAE(GenerativeModel):
         if self.num_classes and y is None:
             raise ValueError("this vae is class-conditional (conditional=true): pass labels y")
         mu, log_var = self.posterior(x, y)  # (B, D) each
-        z = reparameterize(mu, log_var, torch.randn_like(mu))  # (B, D)
+        epsilon = self.per_example_noise(mu.shape[0], lambda count: torch.randn(count, mu.shape[1], dtype=mu.dtype, device=mu.device))
+        z = reparameterize(mu, log_var, epsilon)  # (B, D)
         recon = -self.likelihood.log_prob(self.decoder_params(z, y), x).flatten(1).sum(1)  # (B,)
         kl = gaussian_kl_to_standard_normal(mu, log_var)  # (B,)
         neg_elbo = (recon + kl).detach()
