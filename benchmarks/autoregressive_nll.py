@@ -27,7 +27,6 @@ import argparse
 import json
 import math
 import shlex
-import shutil
 import sys
 import time
 from datetime import datetime, timezone
@@ -36,10 +35,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import describe_machine, finish, machine, preset_run_config  # noqa: E402
+from common import describe_machine, finish, machine, preset_run_config, train_fresh  # noqa: E402
 
 from genzoo.data import Preprocessor, load_dataset  # noqa: E402
-from genzoo.train import load_model, train  # noqa: E402
 
 MODELS = ("pixelcnn", "gated-pixelcnn", "pixelrnn-row", "pixelrnn-diag")
 
@@ -107,14 +105,7 @@ def main() -> None:
         budget = steps_for.get(name, args.steps)
         config = run_config_for(name, budget, overrides, args.eight_bit, args.seed)
         run_dir = Path(args.runs_dir) / (f"{name}-8bit" if args.eight_bit else name)
-        if run_dir.exists():
-            shutil.rmtree(run_dir)
-        started = time.perf_counter()
-        result = train(config, run_dir)
-        train_s = time.perf_counter() - started
-        if result.status != "finished":
-            print(f"{name}: training {result.status}: {result.message}", file=sys.stderr)
-        model, _ = load_model(run_dir, which="last")
+        result, train_s, model = train_fresh(config, run_dir, name)
         started = time.perf_counter()
         nll = test_nll_nats(model, test_images, args.eval_batch_size)
         eval_s = time.perf_counter() - started

@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -73,3 +76,21 @@ def preset_run_config(preset: str, *, steps: int, seed: int, warmup_cap: int, ov
         bench["data"] = {"preprocess": []}
     bench = deep_merge(bench, extra or {})
     return resolve_run_config(preset=config, overrides=deep_merge(bench, parse_overrides(overrides)))
+
+
+def train_fresh(config: RunConfig, run_dir: Path, label: str = "") -> tuple[Any, float, Any]:
+    """Train `config` into an emptied `run_dir`: (TrainResult, wall seconds, the last model in eval mode).
+
+    A run that did not finish is reported on stderr, not raised: its figures are still printed.
+    """
+    from genzoo.train import load_model, train
+
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    started = time.perf_counter()
+    result = train(config, run_dir)
+    train_s = time.perf_counter() - started
+    if result.status != "finished":
+        print(f"{label or config.model}: training {result.status}: {result.message}", file=sys.stderr)
+    model, _ = load_model(run_dir, which="last")
+    return result, train_s, model

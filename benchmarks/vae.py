@@ -32,7 +32,6 @@ import argparse
 import json
 import math
 import shlex
-import shutil
 import sys
 import time
 from datetime import datetime, timezone
@@ -41,13 +40,13 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import describe_machine, finish, machine, preset_run_config  # noqa: E402
+from common import describe_machine, finish, machine, preset_run_config, train_fresh  # noqa: E402
 
 from genzoo.data import Preprocessor, load_dataset  # noqa: E402
 from genzoo.metrics.evaluate import training_throughput  # noqa: E402
 from genzoo.metrics.iwae import bits_per_dim, likelihood_bounds  # noqa: E402
 from genzoo.metrics.transfer import TransferSettings, transfer_table  # noqa: E402
-from genzoo.train import load_model, train  # noqa: E402
+from genzoo.train import load_model  # noqa: E402
 
 
 
@@ -118,14 +117,7 @@ def main() -> None:
     else:
         config = run_config_for(args.steps, args.overrides, args.eight_bit, args.seed)
         run_dir = Path(args.runs_dir) / ("vae-8bit" if args.eight_bit else "vae")
-        if run_dir.exists():
-            shutil.rmtree(run_dir)
-        started = time.perf_counter()
-        result = train(config, run_dir)
-        train_s = time.perf_counter() - started
-        if result.status != "finished":
-            print(f"training {result.status}: {result.message}", file=sys.stderr)
-        model, _ = load_model(run_dir, which="last")
+        result, train_s, model = train_fresh(config, run_dir)
     speed = training_throughput(run_dir)
 
     steps = () if args.eight_bit else ("binarize-dynamic",)
