@@ -128,10 +128,7 @@ class Autoencoder(GenerativeModel):
     def loss(self, x: torch.Tensor, y: torch.Tensor | None = None, phase: str = "model") -> dict[str, torch.Tensor]:
         """Reconstruction error summed over sub-pixels, per example: ||x - g(f(x~))||^2 (or BCE)."""
         self.check_input(x)
-        corrupted = x
-        if self.training and self.config.denoising > 0:
-            noise = self.per_example_noise(x.shape[0], lambda count: torch.randn(count, *x.shape[1:], dtype=x.dtype, device=x.device))
-            corrupted = x + self.config.denoising * noise  # (B, C, H, W)
+        corrupted = x + self.config.denoising * self.per_example_randn(x) if self.training and self.config.denoising > 0 else x
         z = self.encode(corrupted)  # (B, latent_dim)
         if self.training:
             self._update_latent_moments(z.detach())

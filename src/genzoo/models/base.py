@@ -115,6 +115,11 @@ class GenerativeModel(nn.Module):
             return draw(n)
         return draw(n * shard.world_size)[shard.rank :: shard.world_size]  # (n, ...)
 
+    def per_example_randn(self, like: torch.Tensor) -> torch.Tensor:
+        """Standard normal noise shaped like `like` (B, ...), this process's rows of the global batch's."""
+        return self.per_example_noise(like.shape[0], lambda count: torch.randn(
+            count, *like.shape[1:], dtype=like.dtype, device=like.device))
+
     def evaluate(self, x: torch.Tensor, y: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Per-example metrics on held-out data; defaults to the loss of the first phase."""
         return self.loss(x, y, self.training_phases()[0].name)

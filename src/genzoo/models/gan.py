@@ -113,9 +113,7 @@ class AdversarialModel(GenerativeModel):
         al. 2016; Arjovsky & Bottou 2017): real and fake distributions then overlap, so D cannot win
         on details G cannot match yet (e.g. an exactly black background)."""
         if self.training and self.config.instance_noise > 0:
-            noise = self.per_example_noise(images.shape[0], lambda count: torch.randn(
-                count, *images.shape[1:], dtype=images.dtype, device=images.device))  # (B, C, H, W)
-            images = images + self.instance_noise_std * noise
+            images = images + self.instance_noise_std * self.per_example_randn(images)  # (B, C, H, W)
         if parameters is None:
             return self.discriminator_net(images, labels)
         return functional_call(self.discriminator_net, parameters, (images, labels))

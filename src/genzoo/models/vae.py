@@ -192,7 +192,7 @@ class VAE(GenerativeModel):
         if self.num_classes and y is None:
             raise ValueError("this vae is class-conditional (conditional=true): pass labels y")
         mu, log_var = self.posterior(x, y)  # (B, D) each
-        epsilon = self.per_example_noise(mu.shape[0], lambda count: torch.randn(count, mu.shape[1], dtype=mu.dtype, device=mu.device))
+        epsilon = self.per_example_randn(mu)  # (B, D)
         z = reparameterize(mu, log_var, epsilon)  # (B, D)
         recon = -self.likelihood.log_prob(self.decoder_params(z, y), x).flatten(1).sum(1)  # (B,)
         kl = gaussian_kl_to_standard_normal(mu, log_var)  # (B,)
