@@ -42,20 +42,37 @@ def test_each_index_once_per_epoch_and_drop_last():
 
 
 @pytest.mark.parametrize("world_size", [2, 3])
-def test_sharding_is_disjoint_and_balanced(world_size):
+def test_training_shards_are_disjoint_and_balanced(world_size):
     data = numbered(50)
-    shards = [sum(indices(data.batches(5, epoch=7, rank=r, world_size=world_size, drop_last=False)), []) for r in range(world_size)]
-    assert len({len(s) for s in shards}) == 1 and len(shards[0]) == 50 // world_size
+    shards = [sum(indices(data.batches(5, epoch=7, rank=r, world_size=world_size)), []) for r in range(world_size)]
+    assert len({len(s) for s in shards}) == 1 and len(shards[0]) == 50 // world_size // 5 * 5
     together = sum(shards, [])
-    assert len(set(together)) == len(together) == world_size * (50 // world_size)
+    assert len(set(together)) == len(together)
     assert data.num_batches(5, world_size=world_size) == (50 // world_size) // 5
+
+
+@pytest.mark.parametrize("world_size", [2, 3, 4])
+def test_evaluation_shards_cover_every_example_once(world_size):
+    """drop_last=False: 50 examples on W ranks, none skipped even when W does not divide 50."""
+    data = numbered(50)
+    shards = [sum(indices(data.batches(4, epoch=7, rank=r, world_size=world_size, drop_last=False)), []) for r in range(world_size)]
+    assert sorted(sum(shards, [])) == list(range(50))
+    assert max(map(len, shards)) - min(map(len, shards)) <= 1
+    for rank, shard in enumerate(shards):
+        assert len(indices(data.batches(4, epoch=7, rank=rank, world_size=world_size, drop_last=False))) == \
+            data.num_batches(4, world_size=world_size, drop_last=False, rank=rank) == -(-len(shard) // 4)
+    # Rank r's j-th batch is rows r, r + W, ... of the one-process j-th batch of 4 * W (round-robin deal).
+    whole = indices(data.batches(4 * world_size, epoch=7, drop_last=False))
+    for rank in range(world_size):
+        local = indices(data.batches(4, epoch=7, rank=rank, world_size=world_size, drop_last=False))
+        assert local == [batch[rank::world_size] for batch in whole if batch[rank::world_size]]
 
 
 def test_start_batch_resumes_exactly():
     data = numbered(50)
     whole = indices(data.batches(6, epoch=4, seed=9, rank=1, world_size=2, drop_last=False))
     resumed = indices(data.batches(6, epoch=4, seed=9, rank=1, world_size=2, drop_last=False, start_batch=2))
-    assert resumed == whole[2:] and len(whole) == data.num_batches(6, world_size=2, drop_last=False)
+    assert resumed == whole[2:] and len(whole) == data.num_batches(6, world_size=2, drop_last=False, rank=1)
 
 
 def test_to_moves_everything_and_keeps_order():

@@ -7,6 +7,7 @@ import torch
 
 from genzoo.data import DatasetInfo, Preprocessor
 from genzoo.errors import ConfigError
+from genzoo.sharding import BatchShard
 
 INFO = DatasetInfo("d", (1, 16, 16), 256, 10, ("train",), None, "")
 ALL_LEVELS = torch.arange(256, dtype=torch.uint8).view(1, 1, 16, 16)  # every 8-bit value once
@@ -123,3 +124,15 @@ def test_cuda_images_with_a_cuda_generator():
     x = pre(images, g)
     assert x.device.type == "cuda" and x.dtype == torch.float32
     assert pre.to_uint8(x).device.type == "cuda"
+
+
+@pytest.mark.parametrize("steps", [["binarize-dynamic"], ["quantize:3", "dequantize"]])
+def test_a_shard_of_the_batch_gets_its_rows_of_the_one_process_noise(steps):
+    """Under torchrun rank r holds rows r::W of the global batch: its random steps match them."""
+    preprocessor = Preprocessor(steps)
+    images = torch.randint(0, 256, (12, 1, 5, 5), dtype=torch.uint8)
+    whole = preprocessor(images, generator=torch.Generator().manual_seed(7))  # (12, 1, 5, 5)
+    for rank in range(4):
+        shard = BatchShard(rank=rank, world_size=4)
+        part = preprocessor(images[rank::4], generator=torch.Generator().manual_seed(7), shard=shard)
+        assert torch.equal(part, whole[rank::4])

@@ -7,6 +7,7 @@ batch's noise (a GAN's z), and DDP averages gradients: the runs agree up to floa
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 
@@ -22,8 +23,8 @@ from genzoo.train.checkpoint import read_checkpoint
 from genzoo.train.logging import read_metrics
 from genzoo.train.trainer import resume_config
 
-# An MLP GAN without dropout (its masks are per process, see genzoo.train.trainer), k = 2.
-TINY_GAN = {"latent_dim": 4, "generator_hidden": [16], "discriminator_hidden": [16], "maxout_pieces": 2, "dropout": 0.0, "d_steps": 2}
+# An MLP GAN with dropout in D (masks drawn for the global batch, genzoo.nn.dropout), k = 2.
+TINY_GAN = {"latent_dim": 4, "generator_hidden": [16], "discriminator_hidden": [16, 16], "maxout_pieces": 2, "dropout": 0.5, "d_steps": 2}
 
 
 def _train_records(run) -> list[dict]:
@@ -57,7 +58,12 @@ def _last_weights(run) -> dict[str, torch.Tensor]:
 
 
 def test_two_process_gloo_run_matches_one_process(tmp_path):
-    config = make_config("test-probe", {}, steps=5, log_every=1, eval_every=2, checkpoint_every=2)
+    """With dynamic binarization (noise drawn for the global batch) and 33 test images, which
+    2 ranks cannot split evenly: the evaluation still sees each of them once."""
+    config = make_config(
+        "test-probe", {}, preprocess=["binarize-dynamic"], steps=5, log_every=1, eval_every=2, checkpoint_every=2, eval_batch_size=16,
+    )
+    config = dataclasses.replace(config, data=dataclasses.replace(config.data, options={**config.data.options, "n_test": 33}))
     single = train(config, tmp_path / "single")
     ranks = train_in_processes(tmp_path / "ranks", tmp_path / "multi", config=config)
 
@@ -85,6 +91,21 @@ def test_gan_in_two_processes_matches_one_process(tmp_path):
     weights = _last_weights(tmp_path / "multi")
     assert any(name.startswith("generator_net.") for name in weights) and any(name.startswith("discriminator_net.") for name in weights)
     _assert_close_weights(weights, _last_weights(tmp_path / "single"))
+
+
+def test_autoencoder_in_two_processes_keeps_the_latent_moments_of_the_global_batch(tmp_path):
+    """Denoising noise drawn for the global batch, and the running mean and covariance of the
+    codes (the sampling density) summed over both ranks: buffers and weights match one process."""
+    options = {"architecture": "mlp", "hidden": 16, "latent_dim": 3, "denoising": 0.2, "latent_momentum": 0.5}
+    config = make_config("ae", options, preprocess=["dequantize"], steps=4, log_every=1, checkpoint_every=2)
+    train(config, tmp_path / "single")
+    ranks = train_in_processes(tmp_path / "ranks", tmp_path / "multi", config=config)
+
+    _assert_ranks_agree(ranks)
+    _assert_same_losses(_train_records(tmp_path / "multi"), _train_records(tmp_path / "single"), ("loss",))
+    single, multi = _last_weights(tmp_path / "single"), _last_weights(tmp_path / "multi")
+    assert not torch.allclose(single["latent_covariance"], torch.eye(3))  # the moments did move
+    _assert_close_weights(multi, single)
 
 
 def test_dcgan_in_two_processes_agrees_across_ranks_and_rank_zero_writes(tmp_path):

@@ -87,9 +87,9 @@ class ImageDataset:
             self.attribute_values,
         )
 
-    def num_batches(self, batch_size: int, *, world_size: int = 1, drop_last: bool = True) -> int:
-        """Batches per epoch on one rank (`batch_size` is the per-rank batch)."""
-        return sampling.num_batches(len(self), batch_size, world_size=world_size, drop_last=drop_last)
+    def num_batches(self, batch_size: int, *, world_size: int = 1, drop_last: bool = True, rank: int = 0) -> int:
+        """Batches per epoch on rank `rank` (`batch_size` is the per-rank batch)."""
+        return sampling.num_batches(len(self), batch_size, world_size=world_size, drop_last=drop_last, rank=rank)
 
     def batches(
         self,
@@ -171,8 +171,8 @@ class StreamingImageDataset:
         labels = None if self.labels is None else self.labels.to(device)
         return StreamingImageDataset(self.info, self.split, self.source, labels, num_workers=self.num_workers, device=device)
 
-    def num_batches(self, batch_size: int, *, world_size: int = 1, drop_last: bool = True) -> int:
-        return sampling.num_batches(self.length, batch_size, world_size=world_size, drop_last=drop_last)
+    def num_batches(self, batch_size: int, *, world_size: int = 1, drop_last: bool = True, rank: int = 0) -> int:
+        return sampling.num_batches(self.length, batch_size, world_size=world_size, drop_last=drop_last, rank=rank)
 
     def batches(
         self,

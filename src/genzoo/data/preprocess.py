@@ -22,6 +22,7 @@ import torch
 from genzoo.data.dataset import DatasetInfo
 from genzoo.data.format import DataFormat
 from genzoo.errors import ConfigError, DataError
+from genzoo.sharding import WHOLE_BATCH, BatchShard, rows_of_global_draw
 
 STEPS = ("binarize-static", "binarize-dynamic", "quantize", "dequantize", "scale-symmetric")
 STAGE = {"binarize-static": 0, "binarize-dynamic": 0, "quantize": 0, "dequantize": 1, "scale-symmetric": 2}
@@ -122,8 +123,14 @@ class Preprocessor:
         levels = None if self._dequantize else self.discrete_levels
         return DataFormat(image_shape=info.image_shape, levels=levels, value_range=self.value_range, num_classes=info.num_classes)
 
-    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """float32 (B, C, H, W) on the images' device; `generator` drives the random steps."""
+    def __call__(
+        self, images: torch.Tensor, generator: torch.Generator | None = None, shard: BatchShard = WHOLE_BATCH
+    ) -> torch.Tensor:
+        """float32 (B, C, H, W) on the images' device; `generator` drives the random steps.
+
+        Under torchrun `shard` says which rows of the global batch `images` are: the random
+        steps draw for the whole global batch and keep those rows, as one process would.
+        """
         if images.dtype != torch.uint8:
             raise DataError(f"Preprocessor expects uint8 images, got {images.dtype}")
         step = self._discretize
@@ -134,11 +141,11 @@ class Preprocessor:
             threshold = DEFAULT_THRESHOLD if step.argument is None else step.argument
             level = (images.float() > threshold * 255).float()
         elif step.name == "binarize-dynamic":
-            level = torch.bernoulli(images.float() / 255, generator=generator)
+            level = (_uniform_like(images, generator, shard) < images.float() / 255).float()  # ~ Bernoulli(u8 / 255)
         else:
             level = torch.bitwise_right_shift(images, 8 - int(step.argument or 8)).float()
         if self._dequantize:
-            noise = torch.rand(level.shape, generator=generator, device=level.device)  # U[0, 1)
+            noise = _uniform_like(level, generator, shard)  # U[0, 1)
             x = ((level + noise) / levels).clamp_(max=ONE_BELOW_ONE)
         else:
             x = level / (levels - 1)
@@ -155,3 +162,9 @@ class Preprocessor:
             level = torch.round(unit * (levels - 1))
         level = level.nan_to_num(0.0).clamp(0, levels - 1)
         return torch.round(level * (255 / (levels - 1))).to(torch.uint8)
+
+
+def _uniform_like(images: torch.Tensor, generator: torch.Generator | None, shard: BatchShard) -> torch.Tensor:
+    """U[0, 1) float32 shaped like `images` (B, C, H, W): this shard's rows of the global batch's draw."""
+    return rows_of_global_draw(shard, images.shape[0], lambda count: torch.rand(
+        (count, *images.shape[1:]), generator=generator, device=images.device))

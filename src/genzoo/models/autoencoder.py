@@ -8,8 +8,8 @@ deviation during training (Vincent et al. 2008) while the target stays clean.
 An autoencoder has no prior over z, so `sample` uses ex-post density estimation (Ghosh et
 al. 2020, "From Variational to Deterministic Autoencoders", Sec. 4): a full-covariance
 Gaussian fitted to the codes of the training data. Its moments are running averages kept
-in buffers, updated on every training forward like BatchNorm statistics, and saved with
-the weights.
+in buffers, updated on every training forward like BatchNorm statistics (from the whole
+global batch under torchrun), and saved with the weights.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from torch import nn
 from genzoo.data.format import DataFormat
 from genzoo.models.base import Capabilities, GenerativeModel
 from genzoo.models.registry import register_model
+from genzoo.sharding import sum_over_shards
 
 
 @dataclass(frozen=True)
@@ -142,16 +143,20 @@ class Autoencoder(GenerativeModel):
         return {"loss": recon, "recon": recon, "mse": per_subpixel.detach().flatten(1).mean(1)}
 
     @torch.no_grad()
+    @torch.compiler.disable  # a collective under torchrun; tiny either way
     def _update_latent_moments(self, z: torch.Tensor) -> None:
         """Running mean and covariance of the codes (the ex-post latent density), in fp32 even under autocast."""
         with torch.autocast(device_type=z.device.type, enabled=False):
             self._accumulate_latent_moments(z.float())
 
     def _accumulate_latent_moments(self, z: torch.Tensor) -> None:
+        """Moments of the global batch's codes: under torchrun the sums run over every rank's rows."""
+        shard = self.batch_shard
+        totals = sum_over_shards(shard, torch.cat([z.new_tensor([z.shape[0]]), z.sum(0)]))  # (1 + D,): count, sum
+        count, batch_mean = totals[0], totals[1:] / totals[0]  # (D,)
+        centred = z - batch_mean  # (B, D)
+        batch_covariance = sum_over_shards(shard, centred.T @ centred) / (count - 1).clamp(min=1)  # (D, D)
         rate = self.config.latent_momentum
-        batch_mean = z.mean(0)  # (D,)
-        centred = z - batch_mean
-        batch_covariance = centred.T @ centred / max(z.shape[0] - 1, 1)  # (D, D)
         self.latent_mean.lerp_(batch_mean, rate)
         self.latent_covariance.lerp_(batch_covariance, rate)
 

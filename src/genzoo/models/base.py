@@ -11,8 +11,9 @@ A model computes; the trainer loops. Each model is a `GenerativeModel` with
 
 `forward` is `loss`, so the trainer can wrap the model in DistributedDataParallel and call
 it directly: gradient synchronisation hooks only fire through `forward`. Per-example noise
-of a loss (a GAN's z, a VAE's epsilon) goes through `per_example_noise`, so that W processes
-draw exactly the noise one process would for the same global batch (see `BatchShard`).
+of a loss (a GAN's z, a VAE's epsilon) goes through `per_example_noise`, and dropout through
+`genzoo.nn.dropout.ShardedDropout`, so that W processes draw exactly the noise one process
+would for the same global batch (see `genzoo.sharding`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import torch
 from torch import nn
 
 from genzoo.data.format import DataFormat
+from genzoo.sharding import WHOLE_BATCH, BatchShard, rows_of_global_draw
 
 
 @dataclass(frozen=True)
@@ -39,20 +41,6 @@ class Capabilities:
 
     def names(self) -> list[str]:
         return [name for name, value in vars(self).items() if value]
-
-
-@dataclass(frozen=True)
-class BatchShard:
-    """The share of each global batch this process holds when training data-parallel.
-
-    genzoo.data.sampling deals a global batch round-robin: process `rank` holds examples
-    rank, rank + world_size, ... of it. Every process keeps the same global RNG state, so
-    `GenerativeModel.per_example_noise` can draw the noise of the whole global batch and
-    keep this process's rows.
-    """
-
-    rank: int = 0
-    world_size: int = 1
 
 
 @dataclass(frozen=True)
@@ -81,8 +69,6 @@ class GenerativeModel(nn.Module):
     # Name of the eval metric that selects the `best` checkpoint (lower is better); None when no
     # held-out loss ranks checkpoints (adversarial models): then `best` is never written.
     selection_metric: ClassVar[str | None] = "loss"
-    # Set by the trainer under torchrun; one process holds the whole batch otherwise.
-    batch_shard: BatchShard = BatchShard()
 
     def __init__(self, config: Any, data_format: DataFormat) -> None:
         super().__init__()
@@ -107,13 +93,22 @@ class GenerativeModel(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, phase: str = "model") -> dict[str, torch.Tensor]:
         return self.loss(x, y, phase)
 
+    @property
+    def batch_shard(self) -> BatchShard:
+        """This process's share of each global batch: set by the trainer under torchrun, the whole batch otherwise."""
+        return self.__dict__.get("_batch_shard", WHOLE_BATCH)
+
+    @batch_shard.setter
+    def batch_shard(self, shard: BatchShard) -> None:
+        self.__dict__["_batch_shard"] = shard
+        for module in self.modules():  # layers that draw per-example noise themselves (ShardedDropout)
+            if module is not self and hasattr(module, "batch_shard"):
+                module.batch_shard = shard
+
     def per_example_noise(self, n: int, draw: Callable[[int], torch.Tensor]) -> torch.Tensor:
         """Noise (n, ...) for this process's n examples: `draw(count)` (count, ...) for the global batch,
         then the rows of `batch_shard`; one process simply gets draw(n)."""
-        shard = self.batch_shard
-        if shard.world_size == 1:
-            return draw(n)
-        return draw(n * shard.world_size)[shard.rank :: shard.world_size]  # (n, ...)
+        return rows_of_global_draw(self.batch_shard, n, draw)  # (n, ...)
 
     def per_example_randn(self, like: torch.Tensor) -> torch.Tensor:
         """Standard normal noise shaped like `like` (B, ...), this process's rows of the global batch's."""

@@ -46,6 +46,7 @@ from genzoo.data.format import DataFormat
 from genzoo.models.base import Capabilities, GenerativeModel, TrainingPhase
 from genzoo.models.registry import register_model
 from genzoo.nn.adversarial import GENERATOR_LOSSES, discriminator_loss, generator_loss
+from genzoo.nn.dropout import ShardedDropout
 
 Prior = Literal["normal", "uniform"]
 PRIORS: tuple[str, ...] = ("normal", "uniform")
@@ -311,7 +312,7 @@ class MLPDiscriminator(nn.Module):
         width = image_shape[0] * image_shape[1] * image_shape[2] + num_classes
         for index, hidden in enumerate(config.discriminator_hidden):
             if index > 0 and config.dropout > 0:
-                layers.append(nn.Dropout(config.dropout))
+                layers.append(ShardedDropout(config.dropout))
             if config.discriminator_activation == "maxout":
                 layers.append(Maxout(width, hidden, config.maxout_pieces))
             else:

@@ -17,14 +17,15 @@ RNG streams, so they never perturb training.
 
 Under torchrun (W processes, DistributedDataParallel) each rank takes B / W examples of
 every global batch of B, dealt round-robin, so the union is the one-process batch; every
-rank keeps the same global torch RNG and draws the per-example noise of the whole batch
-(`GenerativeModel.per_example_noise`), and gradients are averaged: W processes follow the
-one-process run up to float rounding, for GANs too (only the phase's optimizer steps; the
-other player's parameters get no gradient). Not exact: dynamic binarization and
-dequantization noise (each rank's own data generator), dropout masks (drawn per rank from
-the shared stream, so the ranks' masks repeat), and BatchNorm on the CPU (per-rank
-statistics; see genzoo.train.distributed). The data position counts global batches, so a
-checkpoint resumes under any number of processes.
+rank keeps the same random state (global torch RNG and data generator) and draws the noise
+of the whole batch, keeping its rows (`genzoo.sharding`: a GAN's z, a VAE's epsilon, dropout
+masks, binarization and dequantization noise), per-batch statistics the model keeps (the
+autoencoder's latent moments) are summed over ranks, and gradients are averaged: W
+processes follow the one-process run up to float rounding, for GANs too (only the phase's
+optimizer steps; the other player's parameters get no gradient). Not exact: BatchNorm on
+the CPU (per-rank statistics; see genzoo.train.distributed). Evaluation deals every test
+example to exactly one rank and sums over ranks. The data position counts global batches,
+so a checkpoint resumes under any number of processes.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ from tqdm.auto import tqdm
 
 from genzoo.data.grid import save_image_grid
 from genzoo.errors import CheckpointError, ConfigError, DataError, TrainingDiverged
-from genzoo.models.base import BatchShard, TrainingPhase
+from genzoo.sharding import BatchShard
+from genzoo.models.base import TrainingPhase
 from genzoo.train import distributed
 from genzoo.train.checkpoint import (
     FORMAT_NAME,
@@ -362,7 +364,7 @@ class Trainer:
         self.label_conditional = bool(self.module.capabilities.label_conditional)
         self.num_classes = self.run.data_format.num_classes
         if self.env.enabled:
-            # Each rank draws the noise of the whole global batch and keeps its share (models.base.BatchShard).
+            # Each rank draws the noise of the whole global batch and keeps its share (genzoo.sharding).
             self.module.batch_shard = BatchShard(rank=self.env.rank, world_size=world)
             self.module = distributed.sync_batch_norm(self.module, self.device)
 
@@ -416,7 +418,9 @@ class Trainer:
         # Training forward only (DDP-wrapped when distributed); evaluation, sampling and checkpoints use self.module.
         self.train_forward = compile_forward(self.model, settings.compile)
         self.data_generator = torch.Generator(device=self.device)
-        self.data_generator.manual_seed(_derived_seed(settings.seed, "data", self.env.rank))
+        # Shared by every rank (one process's seed): the preprocessor draws the noise of the whole
+        # global batch and keeps this rank's rows, as it does for the model's noise.
+        self.data_generator.manual_seed(_derived_seed(settings.seed, "data", 0))
         self.stream = BatchStream(
             self.train_set, self.batch_size, seed=settings.seed, rank=self.env.rank, world_size=world, device=self.device,
         )
@@ -560,7 +564,7 @@ class Trainer:
             optimizer = self.optimizers[phase.name]
             for _ in range(phase.repeats):
                 images, labels = self.stream.next()
-                x = self.preprocessor(images, generator=self.data_generator)  # (B, C, H, W) float
+                x = self.preprocessor(images, generator=self.data_generator, shard=self.module.batch_shard)  # (B, C, H, W) float
                 if self.channels_last:
                     x = to_channels_last(x)
                 y = labels if self.label_conditional else None
@@ -717,12 +721,16 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self, max_batches: int | None = None) -> dict[str, float]:
-        """Mean of every key of model.evaluate over the test split (or its first max_batches batches)."""
+        """Mean of every key of model.evaluate over the test split (or its first max_batches batches).
+
+        Under torchrun every test example goes to one rank (round-robin, as in training, with
+        the ranks' shares of the last batch differing by up to one) and the sums are all-reduced.
+        """
         distributed.broadcast_buffers(self.module)  # every rank evaluates rank 0's BatchNorm statistics, the saved ones
         if self.test_set is None:
             return {}
         generator = torch.Generator(device=self.device)
-        generator.manual_seed(_derived_seed(self.settings.seed, "eval", self.env.rank))
+        generator.manual_seed(_derived_seed(self.settings.seed, "eval", 0))  # shared: each rank keeps its rows
         sums: dict[str, torch.Tensor] = {}
         count = 0
         self.module.eval()
@@ -736,7 +744,7 @@ class Trainer:
                     if max_batches is not None and index >= max_batches:
                         break
                     images = images.to(self.device, non_blocking=True)
-                    x = self.preprocessor(images, generator=generator)  # (B, C, H, W)
+                    x = self.preprocessor(images, generator=generator, shard=self.module.batch_shard)  # (B, C, H, W)
                     if self.channels_last:
                         x = to_channels_last(x)
                     y = None if labels is None or not self.label_conditional else labels.to(self.device)
@@ -902,15 +910,12 @@ class Trainer:
         self.monitor.load_state_dict(trainer.get("divergence_history", {}))
         self.latest_metrics = dict(metadata.get("metrics") or {})
         if not restore_rng(checkpoint.tensors, metadata.get("rng", {}), self.data_generator):
-            self.data_generator.manual_seed(_derived_seed(self.settings.seed, "data", self.step, self.env.rank))
+            self.data_generator.manual_seed(_derived_seed(self.settings.seed, "data", self.step, 0))
             log.warning("resumed on another kind of device: random streams restart, the run continues but not bit for bit")
         # The global torch RNG stays shared by all ranks (see BatchShard); on GPUs every rank
         # continues the stream of rank 0's device, cuda:0 (LOCAL_RANK 0).
         if self.env.enabled and self.device.type == "cuda" and "rng.cuda.0" in checkpoint.tensors:
             torch.cuda.set_rng_state(checkpoint.tensors["rng.cuda.0"], self.device)
-        if self.env.rank > 0:
-            # The data generator (binarization, dequantization noise) is each rank's own.
-            self.data_generator.manual_seed(_derived_seed(self.settings.seed, "data", self.step, self.env.rank))
         self.last_saved_step = self.step
         log.info("resumed %s at step %d of %d", self.run_dir, self.step, self.total_steps)
 
