@@ -1,5 +1,6 @@
 """PixelRNN's LSTM layers: skew/unskew, and the whole-map passes against cell-by-cell references."""
 
+import pytest
 import torch
 
 from genzoo.nn.recurrent import DiagonalBiLSTM, DiagonalLSTM, RowLSTM, lstm_cell, skew, unskew
@@ -55,3 +56,17 @@ def test_bilstm_right_to_left_output_is_shifted_down_so_the_first_row_sees_only_
     torch.testing.assert_close(out[:, :, 0], bilstm.left_to_right(x)[:, :, 0])
     backward = bilstm.right_to_left(x.flip(3)).flip(3)
     torch.testing.assert_close(out[:, :, 1:] - bilstm.left_to_right(x)[:, :, 1:], backward[:, :, :-1])
+
+
+@pytest.mark.parametrize("height, width", [(1, 1), (5, 3), (2, 7), (6, 6)])
+def test_skew_matches_its_definition_on_any_shape_and_its_gradient_is_unskew(height, width):
+    x = torch.randn(2, 3, height, width, requires_grad=True)
+    skewed = skew(x)  # (2, 3, H, W + H - 1)
+    expected = torch.zeros(2, 3, height, width + height - 1)
+    for row in range(height):
+        expected[:, :, row, row : row + width] = x[:, :, row]
+    assert torch.equal(skewed, expected)
+    assert torch.equal(unskew(skewed, width), x)
+    upstream = torch.randn_like(skewed)
+    (grad,) = torch.autograd.grad(skewed, x, upstream)
+    assert torch.equal(grad, unskew(upstream, width))

@@ -41,14 +41,23 @@ def lstm_cell(gates: torch.Tensor, cell: torch.Tensor) -> tuple[torch.Tensor, to
 
 
 def skew(x: torch.Tensor) -> torch.Tensor:
-    """(B, C, H, W) -> (B, C, H, W + H - 1): row i shifted right by i, zeros elsewhere."""
-    height = x.shape[2]
-    return torch.stack([F.pad(x[:, :, i], (i, height - 1 - i)) for i in range(height)], dim=2)
+    """(B, C, H, W) -> (B, C, H, W + H - 1): row i shifted right by i, zeros elsewhere.
+
+    One pad and one reshape, no per-row ops: with rows padded to length L = W + H, flat
+    index i * L + k (pixel (i, k)) equals i * (L - 1) + (i + k), its place in the skewed map
+    of row length L - 1; the cells the skewed map adds fall on the padding.
+    """
+    *lead, height, width = x.shape
+    length = width + height
+    flat = F.pad(x, (0, height)).flatten(-2)  # (B, C, H * L)
+    return flat[..., : height * (length - 1)].unflatten(-1, (height, length - 1))
 
 
 def unskew(x: torch.Tensor, width: int) -> torch.Tensor:
-    """Inverse of `skew`: (B, C, H, W + H - 1) -> (B, C, H, W)."""
-    return torch.stack([x[:, :, i, i : i + width] for i in range(x.shape[2])], dim=2)
+    """Inverse of `skew`: (B, C, H, W + H - 1) -> (B, C, H, W), by the same reshape backwards."""
+    height = x.shape[-2]
+    flat = F.pad(x.flatten(-2), (0, height))  # (B, C, H * L) with L = W + H
+    return flat.unflatten(-1, (height, width + height))[..., :width]
 
 
 def _gate_groups(hidden: int, groups: int) -> torch.Tensor:
@@ -72,8 +81,10 @@ class RowLSTM(nn.Module):
         hidden = x.new_zeros(batch, self.hidden, width)  # (B, h, W) state of the previous row
         cell = torch.zeros_like(hidden)
         rows = []
-        for row in range(height):
-            hidden, cell = lstm_cell(input_gates[:, :, row] + self.state_to_state(hidden), cell)
+        # unbind, not input_gates[:, :, row]: the backward of each such index would write a
+        # full-size zero tensor, H of them per pass; unbind's backward stacks once.
+        for row_gates in input_gates.unbind(2):  # (B, 4h, W)
+            hidden, cell = lstm_cell(row_gates + self.state_to_state(hidden), cell)
             rows.append(hidden)
         return torch.stack(rows, dim=2)  # (B, h, H, W)
 
@@ -100,11 +111,12 @@ class DiagonalLSTM(nn.Module):
         kernel = torch.cat([weight[:, :, 0], weight[:, :, 1]], dim=1)  # (4h, 2h)
         bias = self.state_to_state.bias[:, None]  # (4h, 1)
         columns = []
-        for column in range(width + height - 1):
+        # unbind: per-column indexing would cost a full-size zero tensor per column in backward.
+        for column_gates, column_inside in zip(input_gates.unbind(3), inside.unbind(1)):  # (B, 4h, H), (H,)
             above = F.pad(hidden, (1, 0))[:, :, :height]  # (B, h, H): row i holds row i-1 of the previous column
             state_gates = kernel @ torch.cat([above, hidden], dim=1) + bias  # (B, 4h, H)
-            hidden, cell = lstm_cell(input_gates[:, :, :, column] + state_gates, cell)
-            hidden, cell = hidden * inside[:, column], cell * inside[:, column]
+            hidden, cell = lstm_cell(column_gates + state_gates, cell)
+            hidden, cell = hidden * column_inside, cell * column_inside
             columns.append(hidden)
         return unskew(torch.stack(columns, dim=3), width)  # (B, h, H, W)
 
