@@ -108,11 +108,12 @@ def test_autoencoder_in_two_processes_keeps_the_latent_moments_of_the_global_bat
     _assert_close_weights(multi, single)
 
 
-def test_dcgan_in_two_processes_agrees_across_ranks_and_rank_zero_writes(tmp_path):
-    # On the CPU each rank normalises over its own 4 images (no SyncBatchNorm), so the run
-    # only resembles one process; ranks still hold identical weights and BN statistics.
-    options = {"latent_dim": 4, "generator_channels": 4, "discriminator_channels": 4}
+def test_dcgan_in_two_processes_matches_one_process_and_rank_zero_writes(tmp_path):
+    """BatchNorm in G and D normalises over both ranks' 4 images (GlobalBatchNorm on the CPU):
+    losses, weights and running statistics are those of one process with batches of 8."""
+    options = {"latent_dim": 4, "generator_channels": 4, "discriminator_channels": 4, "instance_noise": 0.1}
     config = make_config("dcgan", options, steps=3, log_every=1, sample_every=2, checkpoint_every=2)
+    train(config, tmp_path / "single")
     ranks = train_in_processes(tmp_path / "ranks", tmp_path / "run", config=config)
 
     assert ranks[0]["status"] == "finished" and ranks[0]["step"] == 3
@@ -120,6 +121,9 @@ def test_dcgan_in_two_processes_agrees_across_ranks_and_rank_zero_writes(tmp_pat
     assert any("running_mean" in name for name in ranks[0]["state"])
     run = tmp_path / "run"
     assert [m["step"] for m in _train_records(run)] == [1, 2, 3]
+    keys = ("discriminator/loss", "generator/loss")
+    _assert_same_losses(_train_records(run), _train_records(tmp_path / "single"), keys)
+    _assert_close_weights(_last_weights(run), _last_weights(tmp_path / "single"))  # BN running statistics included
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["last.safetensors"]  # a GAN keeps no `best`
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["final.png", "step_000002.png"]
     saved = _last_weights(run)

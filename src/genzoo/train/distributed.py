@@ -4,12 +4,12 @@ torchrun sets WORLD_SIZE, RANK and LOCAL_RANK; without them the run is one proce
 every helper here is a no-op. The process group uses NCCL on CUDA and Gloo on the CPU.
 Rank 0 alone writes logs, samples and checkpoints.
 
-BatchNorm: on CUDA the layers become SyncBatchNorm, which normalises over the global batch
-as one process would. PyTorch's SyncBatchNorm runs on GPUs only, so on the CPU each process
-normalises over its own B / W examples: W CPU processes then train a BatchNorm model
-(dcgan) close to, but not exactly like, one process. Running statistics follow rank 0
-(DistributedDataParallel broadcasts its buffers at every forward; `broadcast_buffers`
-before evaluation).
+BatchNorm normalises over the global batch, as one process would: the layers become
+PyTorch's SyncBatchNorm on CUDA, and genzoo.nn.global_batch_norm.GlobalBatchNorm elsewhere
+(SyncBatchNorm refuses CPU tensors), so W CPU processes train a BatchNorm model (dcgan)
+exactly like one process. Every rank then holds the same running statistics;
+DistributedDataParallel also broadcasts rank 0's buffers at every forward, and
+`broadcast_buffers` before evaluation.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import torch.distributed as dist
 from torch import nn
 
 from genzoo.errors import ConfigError
+from genzoo.nn.global_batch_norm import convert_to_global_batch_norm
 
 
 @dataclass(frozen=True)
@@ -108,10 +109,13 @@ def broadcast_buffers(module: nn.Module) -> None:
 
 
 def sync_batch_norm(module: nn.Module, device: torch.device) -> nn.Module:
-    """BatchNorm layers as SyncBatchNorm when several CUDA processes train; unchanged otherwise.
+    """BatchNorm layers normalising over the global batch when several processes train; unchanged otherwise.
 
-    Parameters and buffers keep their names, so checkpoints load either way.
+    SyncBatchNorm on CUDA, GlobalBatchNorm on other devices. Parameters and buffers keep
+    their names, so checkpoints load either way.
     """
-    if not is_active() or device.type != "cuda":
+    if not is_active():
         return module
-    return nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    if device.type == "cuda":
+        return nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    return convert_to_global_batch_norm(module)

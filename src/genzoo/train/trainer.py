@@ -20,11 +20,11 @@ every global batch of B, dealt round-robin, so the union is the one-process batc
 rank keeps the same random state (global torch RNG and data generator) and draws the noise
 of the whole batch, keeping its rows (`genzoo.sharding`: a GAN's z, a VAE's epsilon, dropout
 masks, binarization and dequantization noise), per-batch statistics the model keeps (the
-autoencoder's latent moments) are summed over ranks, and gradients are averaged: W
-processes follow the one-process run up to float rounding, for GANs too (only the phase's
-optimizer steps; the other player's parameters get no gradient). Not exact: BatchNorm on
-the CPU (per-rank statistics; see genzoo.train.distributed). Evaluation deals every test
-example to exactly one rank and sums over ranks. The data position counts global batches,
+autoencoder's latent moments) are summed over ranks, BatchNorm normalises over the global
+batch (genzoo.train.distributed.sync_batch_norm), and gradients are averaged: W processes
+follow the one-process run up to float rounding, for GANs too (only the phase's optimizer
+steps; the other player's parameters get no gradient). Evaluation deals every test example
+to exactly one rank and sums over ranks. The data position counts global batches,
 so a checkpoint resumes under any number of processes.
 """
 
