@@ -60,15 +60,16 @@ SYNTHETIC_TEST_IMAGES = 256  # generated datasets (shapes, toy2d): a small test 
 # H200 SXM / NVL: nvidia.com/en-us/data-center/h200 (same GH100 compute as H100 SXM / NVL);
 # A100 (SXM4 and PCIe): NVIDIA A100 datasheet (nvidia-a100-datasheet-us-nvidia-1758950-r4-web.pdf).
 # Cross-checked with glennklockwood.com/garden/processors/h100 and .../A100.
+# fp16 and bf16 tensor-core peaks are equal on these GPUs.
 # "tf32" is what fp32 matmuls and convolutions run at when TF32 is allowed (the trainer allows
 # it on CUDA unless train.deterministic); "fp32" is the plain CUDA-core rate.
 GPU_PEAK_TFLOPS: list[tuple[str, dict[str, float]]] = [  # first name contained in the device name wins
-    ("H100 PCIe", {"bf16": 756.5, "tf32": 378.0, "fp32": 51.2}),
-    ("H100 NVL", {"bf16": 835.5, "tf32": 417.5, "fp32": 59.8}),
-    ("H200 NVL", {"bf16": 835.5, "tf32": 417.5, "fp32": 60.0}),
-    ("H100", {"bf16": 989.4, "tf32": 494.7, "fp32": 66.9}),  # SXM5 (e.g. "NVIDIA H100 80GB HBM3")
-    ("H200", {"bf16": 989.4, "tf32": 494.7, "fp32": 66.9}),  # SXM
-    ("A100", {"bf16": 312.0, "tf32": 156.0, "fp32": 19.5}),
+    ("H100 PCIe", {"bf16": 756.5, "fp16": 756.5, "tf32": 378.0, "fp32": 51.2}),
+    ("H100 NVL", {"bf16": 835.5, "fp16": 835.5, "tf32": 417.5, "fp32": 59.8}),
+    ("H200 NVL", {"bf16": 835.5, "fp16": 835.5, "tf32": 417.5, "fp32": 60.0}),
+    ("H100", {"bf16": 989.4, "fp16": 989.4, "tf32": 494.7, "fp32": 66.9}),  # SXM5 (e.g. "NVIDIA H100 80GB HBM3")
+    ("H200", {"bf16": 989.4, "fp16": 989.4, "tf32": 494.7, "fp32": 66.9}),  # SXM
+    ("A100", {"bf16": 312.0, "fp16": 312.0, "tf32": 156.0, "fp32": 19.5}),
 ]
 
 
@@ -139,8 +140,8 @@ def gpu_peak_tflops(device: torch.device, precision: str) -> tuple[float | None,
 
 def peak_tflops(trainer: Trainer, threads: int) -> tuple[float | None, str]:
     if trainer.device.type == "cuda":
-        if trainer.amp_dtype == torch.bfloat16:
-            precision = "bf16"
+        if trainer.amp_dtype in (torch.bfloat16, torch.float16):
+            precision = "bf16" if trainer.amp_dtype == torch.bfloat16 else "fp16"
         else:
             precision = "fp32" if trainer.settings.deterministic else "tf32"
         return gpu_peak_tflops(trainer.device, precision)
@@ -251,7 +252,7 @@ def benchmark_preset(preset: str, args: argparse.Namespace) -> dict[str, Any]:
                 "image_shape": list(trainer.run.data_format.image_shape),
                 "parameters": sum(p.numel() for p in trainer.module.parameters()),
                 "device": str(trainer.device),
-                "precision": "bf16 autocast" if trainer.amp_dtype == torch.bfloat16 else "fp32",
+                "precision": {torch.bfloat16: "bf16 autocast", torch.float16: "fp16 autocast"}.get(trainer.amp_dtype, "fp32"),
                 "fast_paths": fast,
                 "batch_size": trainer.batch_size,
                 "images_per_step": images_per_step,
@@ -282,7 +283,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="training batch size (default: each preset's)")
     parser.add_argument("--steps", type=int, default=20, help="timed training steps")
     parser.add_argument("--warmup", type=int, default=3, help="untimed training steps first (>= 1; include compile time)")
-    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="train.precision")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"), help="train.precision")
     parser.add_argument("--compile", action="store_true", help="train.compile=true (torch.compile the training forward)")
     parser.add_argument("--channels-last", default="auto", choices=("auto", "yes", "no"), help="train.channels_last")
     parser.add_argument("--sample-count", type=int, default=64, help="images per timed sampling call")

@@ -1,4 +1,4 @@
-"""Fast paths (channels-last, torch.compile, CPU bf16 autocast) give the fp32 eager losses up to rounding.
+"""Fast paths (channels-last, torch.compile, CPU bf16 / fp16 autocast) give the fp32 eager losses up to rounding.
 
 The compile tests use the `aot_eager` backend (tracing and autograd capture without inductor's
 C++ build, which takes ~40 s per tiny model on a 2-core machine); the inductor default was
@@ -8,6 +8,7 @@ checked by hand (see benchmarks/throughput.py --compile).
 from __future__ import annotations
 
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from genzoo.train import resolve_run_config, train
 from genzoo.train import fast_paths
 from genzoo.train.checkpoint import read_checkpoint
 from genzoo.train.logging import read_metrics
+from genzoo.train.device import autocast_dtype
 from genzoo.train.trainer import Trainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "models"))
@@ -181,6 +183,66 @@ def test_cpu_bf16_autocast_stays_within_bfloat16_rounding_of_fp32(name):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         loss = model(x, y)["loss"].float()  # (B,)
     _assert_close(loss, expected, 3e-2, "bf16 loss")  # bf16 keeps 8 mantissa bits: ~0.4% per rounding
+
+
+@pytest.mark.parametrize("model", sorted(TINY_RUNS))
+def test_fp16_runs_with_loss_scaling_and_resumes_exactly(tmp_path, model):
+    """float16 autocast on the CPU exercises the GradScaler path of pre-Ampere GPUs: losses stay
+    within float16 rounding of fp32, each phase's scale is saved, and a resumed run is the same run."""
+    options = TINY_RUNS[model]
+    train(make_config(model, options, steps=6), tmp_path / "fp32")
+    whole = train(make_config(model, options, steps=6, precision="fp16"), tmp_path / "whole")
+    train(make_config(model, options, steps=4, precision="fp16"), tmp_path / "split")
+    resumed = train(make_config(model, options, steps=6, precision="fp16"), tmp_path / "split", resume=True)
+    assert whole.status == resumed.status == "finished"
+
+    first_fp16, first_fp32 = _train_losses(tmp_path / "whole")[0], _train_losses(tmp_path / "fp32")[0]
+    for key, value in first_fp32.items():
+        assert first_fp16[key] == pytest.approx(value, rel=2e-2), key  # float16 keeps 11 mantissa bits
+    assert _train_losses(tmp_path / "split") == _train_losses(tmp_path / "whole")
+    scalers = read_checkpoint(whole.last_checkpoint).metadata["grad_scalers"]
+    assert set(scalers) == {phase.name for phase in build_model_from_format(model, _shapes_format(), options).training_phases()}
+    assert all(state["scale"] > 0 and "_growth_tracker" in state for state in scalers.values())
+    assert read_checkpoint(resumed.last_checkpoint).metadata["grad_scalers"] == scalers
+    fp32_scalers = read_checkpoint(tmp_path / "fp32" / "checkpoints" / "last.safetensors").metadata["grad_scalers"]
+    assert all(state == {} for state in fp32_scalers.values())
+
+
+def test_fp16_overflow_skips_the_step_and_lowers_the_scale(tmp_path, monkeypatch):
+    """An initial scale so large that every float16 gradient overflows: the first steps leave the
+    weights alone and halve the scale until it fits; the run then trains normally."""
+    monkeypatch.setattr(torch.amp.GradScaler, "__init__", _scaler_starting_at(2.0**60))
+    result = train(make_config("pixelcnn", TINY_RUNS["pixelcnn"], steps=24, precision="fp16", log_every=1), tmp_path / "run")
+    assert result.status == "finished"
+    scale = read_checkpoint(result.last_checkpoint).metadata["grad_scalers"]["model"]["scale"]
+    assert scale <= 2.0**60 / 2**10  # halved at least once per overflowing step
+    losses = [m["loss"] for m in _train_losses(tmp_path / "run")]
+    assert all(map(math.isfinite, losses)) and min(losses[-4:]) < losses[0]
+
+
+def _scaler_starting_at(init_scale: float):
+    original = torch.amp.GradScaler.__init__
+
+    def init(self, device="cuda", init_scale_=None, *args, **kwargs):  # noqa: ANN001
+        kwargs["init_scale"] = init_scale
+        original(self, device, *args, **kwargs)
+
+    return init
+
+
+def _shapes_format():
+    from genzoo.data.format import DataFormat
+
+    return DataFormat(image_shape=(1, 28, 28), levels=256)
+
+
+@pytest.mark.parametrize("capability, expected", [((7, 5), torch.float16), ((8, 0), torch.bfloat16), ((9, 0), torch.bfloat16)])
+def test_auto_precision_is_bf16_where_native_and_fp16_on_older_gpus(monkeypatch, capability, expected):
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    cuda, cpu = torch.device("cuda", 0), torch.device("cpu")
+    assert autocast_dtype(cuda, "auto") == expected  # T4 / V100 emulate bf16 slowly: fp16 + loss scaling
+    assert autocast_dtype(cuda, "bf16") == torch.bfloat16 and autocast_dtype(cuda, "fp32") is None
+    assert autocast_dtype(cpu, "auto") is None and autocast_dtype(cpu, "fp16") == torch.float16
 
 
 def test_channels_last_auto_is_on_only_for_cuda_conv_models():

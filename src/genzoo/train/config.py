@@ -40,7 +40,7 @@ class TrainConfig:
     gamma: float = 0.9999  # per-step factor of the exponential schedule
     grad_clip: float | None = None  # max global gradient norm
     ema_decay: float | None = None  # exponential moving average of the weights, e.g. 0.999
-    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on CUDA, fp32 elsewhere
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # auto: bf16 (fp16 + loss scaling before Ampere) autocast on CUDA, fp32 elsewhere
     deterministic: bool = False  # torch.use_deterministic_algorithms
     seed: int = 0
     device: str = "auto"  # auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps

@@ -1,8 +1,10 @@
 """Device choice, mixed precision, seeding and deterministic mode.
 
 `resolve_device("auto")` picks CUDA, then Apple MPS, then the CPU. Mixed precision is
-bfloat16 autocast only (no loss scaling needed, unlike fp16): on CUDA when
-`train.precision` is auto or bf16, on the CPU only when bf16 is asked for explicitly.
+autocast: `train.precision=auto` gives bfloat16 on GPUs that compute it natively (compute
+capability 8.0 and up: A100, H100, RTX 30xx/40xx) and float16 on older ones (V100, T4,
+RTX 20xx), where bfloat16 is only emulated and slow; float16 needs loss scaling (the trainer's
+GradScaler), bfloat16 does not. fp32 elsewhere unless bf16 or fp16 is asked for explicitly.
 """
 
 from __future__ import annotations
@@ -55,16 +57,25 @@ def resolve_device(spec: str = "auto", *, local_rank: int | None = None) -> torc
     return device
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` computes bfloat16 in hardware (NVIDIA compute capability >= 8.0, or ROCm's say)."""
+    if device.type != "cuda":
+        return False
+    if torch.version.hip:
+        return torch.cuda.is_bf16_supported()
+    return torch.cuda.get_device_capability(device) >= (8, 0)
+
+
 def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
     """The autocast dtype for `train.precision` on `device`, or None for plain fp32."""
-    if precision == "fp32":
+    if precision == "fp32" or device.type == "mps":
         return None
-    if device.type == "cuda":
-        if precision == "bf16" or torch.cuda.is_bf16_supported():
-            return torch.bfloat16
-        return None
-    if device.type == "cpu" and precision == "bf16":
+    if precision == "bf16":
         return torch.bfloat16
+    if precision == "fp16":
+        return torch.float16
+    if device.type == "cuda":  # auto
+        return torch.bfloat16 if native_bf16(device) else torch.float16
     return None
 
 

@@ -40,6 +40,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -405,6 +406,10 @@ class Trainer:
             )
             self.optimizers[phase.name] = optimizer
             self.schedulers[phase.name] = build_scheduler(optimizer, settings, self.total_steps)
+        # float16 autocast needs loss scaling (Micikevicius et al. 2018): one dynamic scale per
+        # phase; a pass-through when autocast is bfloat16 or off.
+        scaling = self.amp_dtype == torch.float16
+        self.grad_scalers = {phase.name: torch.amp.GradScaler(self.device.type, enabled=scaling) for phase in self.phases}
         self.last_lr = {name: opt.param_groups[0]["lr"] for name, opt in self.optimizers.items()}
         self.ema = EMA(self.module, settings.ema_decay) if settings.ema_decay else None
 
@@ -574,14 +579,20 @@ class Trainer:
                     outputs = self.train_forward(x, y, phase=phase.name)
                 self._check_output(outputs, x)
                 loss = outputs["loss"].float().mean()
-                loss.backward()
+                scaler = self.grad_scalers[phase.name]
+                scaler.scale(loss).backward()
                 if self.settings.grad_clip is not None:
+                    scaler.unscale_(optimizer)  # clip the true gradients
                     torch.nn.utils.clip_grad_norm_(self.phase_params[phase.name], self.settings.grad_clip)
-                optimizer.step()
+                scaler.step(optimizer)  # skipped when float16 gradients overflowed (the scale then halves)
+                scaler.update()
                 self._accumulate(phase.name, outputs, loss)
                 self.log_images += x.shape[0] * self.env.world_size
             self.last_lr[phase.name] = optimizer.param_groups[0]["lr"]
-            self.schedulers[phase.name].step()
+            with warnings.catch_warnings():
+                if self.grad_scalers[phase.name].is_enabled():  # a step the scaler skipped is no scheduling mistake
+                    warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)`", category=UserWarning)
+                self.schedulers[phase.name].step()
         if self.ema is not None:
             self.ema.update(self.module, self.step)
 
@@ -871,6 +882,7 @@ class Trainer:
             },
             "optimizers": optimizers,
             "schedulers": {phase: scheduler.state_dict() for phase, scheduler in self.schedulers.items()},
+            "grad_scalers": {phase: scaler.state_dict() for phase, scaler in self.grad_scalers.items()},  # {} unless fp16
             "rng": rng,
         }
         return write_checkpoint(path, tensors, metadata)
@@ -894,6 +906,9 @@ class Trainer:
                 scheduler.load_state_dict(dict(metadata["schedulers"][phase]))
                 sync_learning_rates(scheduler)
                 self.last_lr[phase] = optimizer.param_groups[0]["lr"]
+                scaler_state = metadata.get("grad_scalers", {}).get(phase)
+                if scaler_state and self.grad_scalers[phase].is_enabled():  # fp16 before and now; else a fresh scale
+                    self.grad_scalers[phase].load_state_dict(scaler_state)
         except (KeyError, ValueError, RuntimeError) as error:
             raise CheckpointError(f"{path} holds optimizer state that does not fit this model ({error})") from None
         trainer = metadata["trainer"]
