@@ -68,10 +68,10 @@ BENCHMARKS = (
         "short": ["--warmup-steps", "1", "--timed-steps", "2", "--sample-count", "8"],
         "long": ["--warmup-steps", "3", "--timed-steps", "10", "--sample-count", "16", "--naive-rnn"],
     }, takes=frozenset({"out-json"})),
-    Benchmark("recurrent-speed", "recurrent_speed.py", {
-        "smoke": ["--models", "pixelrnn-row", "--batch-size", "4", "--repeats", "1"],
+    Benchmark("against-revision", "against_revision.py", {
+        "smoke": ["--cases", "train:pixelrnn-row", "sample:pixelcnn", "--batch-size", "4", "--sample-count", "1", "--repeats", "1"],
         "short": ["--repeats", "3"],
-        "long": ["--repeats", "10"],
+        "long": ["--repeats", "10", "--sample-count", "32"],
     }, takes=frozenset({"device", "out-json"})),
     Benchmark("autoregressive-nll", "autoregressive_nll.py", {
         "smoke": ["--steps", "3", "--test-images", "20", *SMALL_AUTOREGRESSIVE],

@@ -85,3 +85,17 @@ def test_cached_masked_weight_follows_weight_updates():
     assert not torch.equal(before, after)
     assert torch.equal(after, conv.weight * conv.mask)
     assert conv.masked_weight().requires_grad  # with autograd on, never the cached tensor
+
+
+def test_cached_per_pixel_kernels_follow_weight_updates():
+    conv = MaskedConv2d(3, 6, 3, mask_type="B", groups=3)
+    pointwise = MaskedConv2d(3, 6, 1, mask_type="B", groups=3)
+    x = torch.randn(2, 3, 4, 5)
+    with torch.no_grad():
+        for _ in range(2):
+            full, full_pointwise = conv(x), pointwise(x)  # (2, 6, 4, 5)
+            for row, col in [(0, 0), (2, 2), (3, 4), (1, 0)]:  # corners and interior: different cached windows
+                assert torch.allclose(conv.at(x, row, col), full[:, :, row, col], atol=1e-6)
+                assert torch.allclose(pointwise.pointwise(x[:, :, row, col]), full_pointwise[:, :, row, col], atol=1e-6)
+            conv.weight.mul_(-2.0)  # an in-place update between the two rounds
+            pointwise.weight.add_(0.5)

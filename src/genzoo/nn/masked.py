@@ -20,7 +20,7 @@ incremental sampler (Ramachandran et al. 2017).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -93,18 +93,24 @@ class MaskedConv2d(nn.Conv2d):
         self.register_buffer("mask", causal_mask(size, in_groups, out_groups, mask_type), persistent=False)
 
     def masked_weight(self) -> torch.Tensor:
-        """weight * mask (out, in, kh, kw); cached outside autograd, since the fast sampler asks per pixel.
-
-        The cache is keyed by the weight's version counter and storage, so an optimizer step,
-        load_state_dict or a device move all invalidate it.
-        """
+        """weight * mask (out, in, kh, kw); cached outside autograd, since the fast sampler asks per pixel."""
         if torch.is_grad_enabled():
             return self.weight * self.mask
-        key = (self.weight._version, self.weight.data_ptr(), self.mask.data_ptr(), self.weight.dtype)
-        if getattr(self, "_masked_weight_key", None) != key:
-            self._masked_weight_cache = self.weight * self.mask
-            self._masked_weight_key = key
-        return self._masked_weight_cache
+        return self._inference_weights()["masked"]
+
+    def _inference_weights(self) -> dict[Any, torch.Tensor]:
+        """weight * mask and the matrices the per-pixel paths derive from it, built once per weight value.
+
+        Keyed by the weight's version counter and storage, so an optimizer step, load_state_dict
+        or a device move all invalidate it.
+        """
+        weight = self.weight
+        key = (weight._version, weight.data_ptr(), self.mask.data_ptr(), weight.dtype)
+        cache = self.__dict__.get("_inference_cache")
+        if cache is None or cache["key"] != key:
+            cache = {"key": key, "masked": weight * self.mask}
+            self.__dict__["_inference_cache"] = cache
+        return cache
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, self.masked_weight(), self.bias, padding=self.padding)
@@ -113,20 +119,32 @@ class MaskedConv2d(nn.Conv2d):
         """Output at one position (B, out) from the input map x (B, in, H, W); reads rows <= row only.
 
         Equal to forward(x)[:, :, row, col]; values of x at future positions meet zero weights.
+        One matrix product of the flattened patch with the matching part of the kernel, which
+        is cached per window (interior pixels share one).
         """
         height, width = x.shape[-2:]
         half_h, half_w = self.kernel_size[0] // 2, self.kernel_size[1] // 2
         top, left, right = max(row - half_h, 0), max(col - half_w, 0), min(col + half_w + 1, width)
         patch = x[:, :, top : row + 1, left:right]  # (B, in, rows <= row, cols)
-        weight = self.masked_weight()[:, :, top - row + half_h : half_h + 1, left - col + half_w : right - col + half_w]
-        out = torch.einsum("bihw,oihw->bo", patch, weight)
-        return out if self.bias is None else out + self.bias
+        window = (top - row + half_h, left - col + half_w, right - col + half_w)  # kernel rows from, cols from, to
+        return F.linear(patch.reshape(patch.shape[0], -1), self._window_matrix(window), self.bias)  # (B, out)
+
+    def _window_matrix(self, window: tuple[int, int, int]) -> torch.Tensor:
+        """(out, in * rows * cols): kernel rows window[0]..centre, columns window[1]:window[2], flattened."""
+        first_row, first_col, end_col = window
+        half_h = self.kernel_size[0] // 2
+        if torch.is_grad_enabled():
+            return self.masked_weight()[:, :, first_row : half_h + 1, first_col:end_col].flatten(1)
+        cache = self._inference_weights()
+        if window not in cache:
+            cache[window] = cache["masked"][:, :, first_row : half_h + 1, first_col:end_col].flatten(1)
+        return cache[window]
 
     def pointwise(self, v: torch.Tensor) -> torch.Tensor:
         """A 1x1 masked convolution applied to feature vectors (B, in) -> (B, out)."""
         if self.kernel_size != (1, 1):
             raise ValueError("pointwise() needs a 1x1 kernel; use at() for larger kernels")
-        return F.linear(v, self.masked_weight()[:, :, 0, 0], self.bias)
+        return F.linear(v, self._window_matrix((0, 0, 1)), self.bias)
 
 
 def shift_down(x: torch.Tensor, rows: int = 1) -> torch.Tensor:
