@@ -9,8 +9,9 @@ speed may differ:
     forward passes of `genzoo/nn/recurrent.py` at either revision; same loss and gradients;
   - `sample:MODEL` (pixelcnn, gated-pixelcnn, pixelrnn-row, pixelrnn-diag): the fast
     sampler drawing `--sample-count` 28x28 binary images at the default size, with the
-    per-pixel methods of `MaskedConv2d` (`masked_weight`, `at`, `pointwise`) of
-    `genzoo/nn/masked.py` at either revision; identical images from the same seed.
+    per-pixel methods of `MaskedConv2d` (`masked_weight`, `at`, `pointwise`, in
+    `genzoo/nn/masked.py`) and the Diagonal LSTM's cell step (`genzoo/nn/recurrent.py`) at
+    either revision; identical images from the same seed.
 
     nice python benchmarks/against_revision.py [--baseline 7c0d902] [--cases train:pixelrnn-diag sample:pixelcnn] \
         [--batch-size 64] [--sample-count 8] [--repeats 3] [--device cpu] [--threads 1] [--out-json results.json]
@@ -48,10 +49,14 @@ DEFAULT_BASELINE = "7c0d902"
 TRAIN_MODELS = ("pixelrnn-row", "pixelrnn-diag")
 SAMPLE_MODELS = ("pixelcnn", "gated-pixelcnn", "pixelrnn-row", "pixelrnn-diag")
 CASES = tuple(f"train:{m}" for m in TRAIN_MODELS) + tuple(f"sample:{m}" for m in SAMPLE_MODELS)
-# What each kind of case swaps: (source file, {class name: methods}).
+# What each kind of case swaps: [(source file, module, {class name: methods})]. A method the
+# baseline lacks keeps this checkout's version (the baseline's own methods never call it).
 SWAPPED = {
-    "train": ("src/genzoo/nn/recurrent.py", recurrent, {"RowLSTM": ("forward",), "DiagonalLSTM": ("forward",), "DiagonalBiLSTM": ("forward",)}),
-    "sample": ("src/genzoo/nn/masked.py", masked, {"MaskedConv2d": ("masked_weight", "at", "pointwise")}),
+    "train": [("src/genzoo/nn/recurrent.py", recurrent, {"RowLSTM": ("forward",), "DiagonalLSTM": ("forward",), "DiagonalBiLSTM": ("forward",)})],
+    "sample": [
+        ("src/genzoo/nn/masked.py", masked, {"MaskedConv2d": ("masked_weight", "at", "pointwise")}),
+        ("src/genzoo/nn/recurrent.py", recurrent, {"DiagonalLSTM": ("step",)}),  # the right-to-left pass per row
+    ],
 }
 
 
@@ -73,17 +78,19 @@ class Implementations:
     """Switches the methods of one kind of case between this checkout and the baseline."""
 
     def __init__(self, kind: str, revision: str) -> None:
-        path, current_module, methods = SWAPPED[kind]
-        baseline_module = module_at_revision(path, revision)
-        self.targets = {name: getattr(current_module, name) for name in methods}
-        self.versions = {
-            label: {(name, method): getattr(getattr(module, name), method) for name in methods for method in methods[name]}
-            for label, module in (("current", current_module), ("baseline", baseline_module))
-        }
+        self.versions: dict[str, list[tuple[type, str, Any]]] = {"current": [], "baseline": []}
+        for path, current_module, methods in SWAPPED[kind]:
+            baseline_module = module_at_revision(path, revision)
+            for name, method_names in methods.items():
+                target = getattr(current_module, name)
+                for method in method_names:
+                    self.versions["current"].append((target, method, getattr(target, method)))
+                    old = getattr(getattr(baseline_module, name), method, None)
+                    self.versions["baseline"].append((target, method, old or getattr(target, method)))
 
     def use(self, label: str) -> None:
-        for (name, method), function in self.versions[label].items():
-            setattr(self.targets[name], method, function)
+        for target, method, function in self.versions[label]:
+            setattr(target, method, function)
 
 
 def synchronize(device: torch.device) -> None:

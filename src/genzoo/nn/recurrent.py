@@ -107,8 +107,7 @@ class DiagonalLSTM(nn.Module):
         hidden = x.new_zeros(batch, self.hidden, height)  # (B, h, H) previous skewed column
         cell = torch.zeros_like(hidden)
         # The 2x1 convolution as one matrix product (a conv1d call per column is ~30x slower on CPU).
-        weight = self.state_to_state.weight  # (4h, h, 2): taps for the row above, the same row
-        kernel = torch.cat([weight[:, :, 0], weight[:, :, 1]], dim=1)  # (4h, 2h)
+        kernel = self.state_kernel()  # (4h, 2h)
         bias = self.state_to_state.bias[:, None]  # (4h, 1)
         columns = []
         # unbind: per-column indexing would cost a full-size zero tensor per column in backward.
@@ -120,6 +119,18 @@ class DiagonalLSTM(nn.Module):
             columns.append(hidden)
         return unskew(torch.stack(columns, dim=3), width)  # (B, h, H, W)
 
+    def state_kernel(self) -> torch.Tensor:
+        """The 2x1 state-to-state kernel as a matrix (4h, 2h) over [state above; state before]; cached without autograd."""
+        weight = self.state_to_state.weight  # (4h, h, 2): taps for the row above, the same row
+        if torch.is_grad_enabled():
+            return torch.cat([weight[:, :, 0], weight[:, :, 1]], dim=1)
+        key = (weight._version, weight.data_ptr(), weight.dtype)
+        cached = self.__dict__.get("_state_kernel")
+        if cached is None or cached[0] != key:
+            cached = (key, torch.cat([weight[:, :, 0], weight[:, :, 1]], dim=1))
+            self.__dict__["_state_kernel"] = cached
+        return cached[1]
+
     def step(
         self, input_gates: torch.Tensor, hidden_above: torch.Tensor, hidden_before: torch.Tensor, cell_before: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -128,8 +139,8 @@ class DiagonalLSTM(nn.Module):
         The 2x1 state-to-state kernel reads both neighbours; the cell state carried along the
         scan is the one before it in its row (same row of the previous skewed column).
         """
-        weight = self.state_to_state.weight  # (4h, h, 2)
-        state_gates = hidden_above @ weight[:, :, 0].T + hidden_before @ weight[:, :, 1].T + self.state_to_state.bias
+        neighbours = torch.cat([hidden_above, hidden_before], dim=1)  # (B, 2h)
+        state_gates = F.linear(neighbours, self.state_kernel(), self.state_to_state.bias)  # (B, 4h)
         return lstm_cell(input_gates + state_gates, cell_before)
 
 
