@@ -63,6 +63,11 @@ BENCHMARKS = (
         "short": ["--steps", "10", "--warmup", "3"],
         "long": ["--steps", "50", "--warmup", "10"],
     }, takes=frozenset({"device", "out-json"})),
+    Benchmark("scaling", "scaling.py", {
+        "smoke": ["--steps", "4", "--log-every", "2", "--batch-size", "8"],
+        "short": ["--steps", "60", "--log-every", "10"],
+        "long": ["--preset", "dcgan-64px-shapes", "--steps", "200", "--log-every", "20"],
+    }, takes=frozenset({"device", "out-json", "runs-dir"})),
     Benchmark("autoregressive-speed", "autoregressive_speed.py", {
         "smoke": ["--warmup-steps", "1", "--timed-steps", "1", "--sample-count", "1", "--models", "pixelcnn"],
         "short": ["--warmup-steps", "1", "--timed-steps", "2", "--sample-count", "8"],

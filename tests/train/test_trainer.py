@@ -165,6 +165,16 @@ def test_best_checkpoint_follows_selection_metric(tmp_path):
     assert scores == [3.0, 1.0, 2.0, 0.5, 4.0]
 
 
+def test_final_eval_off_skips_only_the_end_of_run_evaluation(tmp_path):
+    config = make_config("test-probe", {"scores": (3.0, 1.0, 2.0)}, steps=6, eval_every=2, final_eval=False)
+    result = train(config, tmp_path / "run")
+    assert result.status == "finished" and result.step == 6
+    steps = [m["step"] for m in read_metrics(tmp_path / "run" / "metrics.jsonl") if m["split"] == "test"]
+    assert steps == [2, 4]  # the periodic ones; the end of the run (step 6) is not evaluated
+    assert result.final_metrics["score"] == 1.0  # the latest evaluation's
+    assert read_checkpoint_info(result.last_checkpoint).step == 6
+
+
 def test_two_phases_use_own_optimizers_and_fresh_batches(tmp_path, monkeypatch):
     models = []
     original = trainer_module.build_run

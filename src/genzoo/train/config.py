@@ -47,6 +47,7 @@ class TrainConfig:
     log_every: int = 50  # steps between metrics.jsonl training records
     eval_every: int = 500  # steps between evaluations on the test split (0: only at the end)
     eval_batches: int | None = None  # cap on test batches per periodic evaluation (None: whole split)
+    final_eval: bool = True  # evaluate on the whole test split when training ends (off: leave it to `genzoo eval`)
     sample_every: int = 1000  # steps between sample grids (0: only at the end)
     sample_count: int = 64
     checkpoint_every: int = 500  # steps between `last` checkpoints

@@ -82,7 +82,7 @@ from genzoo.train.schedules import build_scheduler, sync_learning_rates
 # length of the run. Anything else (model, data, optimisation) must match the saved config.
 RESUMABLE_CHANGES = {
     "train": {
-        "steps", "epochs", "log_every", "eval_every", "eval_batches", "eval_batch_size", "sample_every",
+        "steps", "epochs", "log_every", "eval_every", "eval_batches", "final_eval", "eval_batch_size", "sample_every",
         "sample_count", "checkpoint_every", "progress", "device", "precision", "deterministic",
         "on_device_data", "divergence_factor", "threads", "compile", "channels_last",
     },
@@ -936,7 +936,8 @@ class Trainer:
 
     # ---- endings ------------------------------------------------------------------------
     def _finish(self) -> TrainResult:
-        self._evaluate_and_select(None)
+        if self.settings.final_eval:
+            self._evaluate_and_select(None)
         self._sample("final.png")
         self._save_last()
         distributed.barrier()
