@@ -20,7 +20,8 @@ from torchrun_launch import interrupting_at, recording_batches  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 
 from genzoo.train.config import run_config_from_dict  # noqa: E402
-from genzoo.train.trainer import Trainer, resume_config  # noqa: E402
+from genzoo.train.resume import resume_config  # noqa: E402
+from genzoo.train.trainer import Trainer  # noqa: E402
 
 
 def main(spec_path: str) -> None:

@@ -21,7 +21,7 @@ from genzoo.data import load_dataset
 from genzoo.train import train
 from genzoo.train.checkpoint import read_checkpoint
 from genzoo.train.logging import read_metrics
-from genzoo.train.trainer import resume_config
+from genzoo.train.resume import resume_config
 
 # An MLP GAN with dropout in D (masks drawn for the global batch, genzoo.nn.dropout), k = 2.
 TINY_GAN = {"latent_dim": 4, "generator_hidden": [16], "discriminator_hidden": [16, 16], "maxout_pieces": 2, "dropout": 0.5, "d_steps": 2}

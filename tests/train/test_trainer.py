@@ -18,6 +18,7 @@ from genzoo.data import Preprocessor, load_dataset
 from genzoo.errors import CheckpointError, ConfigError, DataError, TrainingDiverged
 from genzoo.train import load_model, read_checkpoint_info, resume_config, train
 from genzoo.train import trainer as trainer_module
+from genzoo.train.stopping import StopSignal
 from genzoo.train.checkpoint import read_checkpoint
 from genzoo.train.config import run_config_from_dict
 from genzoo.train.logging import read_metrics
@@ -247,7 +248,7 @@ def test_resume_without_checkpoint_says_so(tmp_path):
 
 def test_stop_signal_second_ctrl_c_quits_and_handlers_are_restored():
     before = signal.getsignal(signal.SIGTERM)
-    with trainer_module.StopSignal() as stop:
+    with StopSignal() as stop:
         signal.raise_signal(signal.SIGTERM)
         assert stop.requested
         with pytest.raises(KeyboardInterrupt):

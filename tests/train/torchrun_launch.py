@@ -76,7 +76,7 @@ def image_hash(image: torch.Tensor) -> str:
 @contextlib.contextmanager
 def recording_batches() -> Iterator[list[tuple[int, str]]]:
     """(epoch, image hash) of every training image the trainer's BatchStream yields in the block."""
-    from genzoo.train.trainer import BatchStream
+    from genzoo.train.batches import BatchStream
 
     seen: list[tuple[int, str]] = []
     original = BatchStream.next

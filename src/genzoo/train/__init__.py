@@ -10,7 +10,8 @@
 from genzoo.train.checkpoint import CheckpointInfo, find_checkpoint, load_model, read_checkpoint_info, run_dir_of
 from genzoo.train.config import DataConfig, RunConfig, TrainConfig, resolve_run_config, run_config_from_dict
 from genzoo.train.run import Run, build_run
-from genzoo.train.trainer import TrainResult, resume_config, train
+from genzoo.train.resume import resume_config
+from genzoo.train.trainer import TrainResult, train
 
 __all__ = [
     "CheckpointInfo",

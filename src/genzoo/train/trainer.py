@@ -34,14 +34,10 @@ import hashlib
 import json
 import math
 import os
-import signal
-import statistics
 import subprocess
 import sys
-import threading
 import time
 import warnings
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -53,9 +49,10 @@ from tqdm.auto import tqdm
 
 from genzoo.data.grid import save_image_grid
 from genzoo.errors import CheckpointError, ConfigError, DataError, TrainingDiverged
-from genzoo.sharding import BatchShard
 from genzoo.models.base import TrainingPhase
+from genzoo.sharding import BatchShard
 from genzoo.train import distributed
+from genzoo.train.batches import BatchStream
 from genzoo.train.checkpoint import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -70,26 +67,17 @@ from genzoo.train.checkpoint import (
     unpack_optimizer,
     write_checkpoint,
 )
-from genzoo.train.config import RunConfig, run_config_from_dict
+from genzoo.train.config import RunConfig
 from genzoo.train.device import autocast, autocast_dtype, configure_backends, isolated_rng, resolve_device, seed_everything
 from genzoo.train.ema import EMA
 from genzoo.train.fast_paths import compile_forward, to_channels_last, use_channels_last
 from genzoo.train.logging import MetricsLogger, log
-from genzoo.train.run import build_run, resolve_preprocess
+from genzoo.train.optimizers import make_optimizer
+from genzoo.train.resume import check_resume_changes, read_saved_config
+from genzoo.train.run import build_run
 from genzoo.train.schedules import build_scheduler, sync_learning_rates
+from genzoo.train.stopping import DivergenceMonitor, StopSignal
 
-# TrainConfig / DataConfig fields a resumed run may change: bookkeeping, hardware, and the
-# length of the run. Anything else (model, data, optimisation) must match the saved config.
-RESUMABLE_CHANGES = {
-    "train": {
-        "steps", "epochs", "log_every", "eval_every", "eval_batches", "final_eval", "eval_batch_size", "sample_every",
-        "sample_count", "checkpoint_every", "progress", "device", "precision", "deterministic",
-        "on_device_data", "divergence_factor", "threads", "compile", "channels_last",
-    },
-    "data": {"data_dir", "download"},
-}
-DIVERGENCE_WINDOW = 200  # recent losses whose median is the reference for "exploded"
-DIVERGENCE_WARMUP = 20  # losses seen before the explosion test starts
 ON_DEVICE_FRACTION = 0.25  # auto: keep the uint8 data on the GPU when it takes < this share of free memory
 
 
@@ -128,43 +116,6 @@ def train(config: RunConfig | None, run_dir: str | os.PathLike[str], *, resume: 
         trainer.close()
 
 
-def resume_config(run_dir: str | os.PathLike[str], changes: dict[str, Any] | None = None) -> RunConfig:
-    """The saved RUN_DIR/config.yaml with `changes` (YAML layout, e.g. {"train": {"steps": 4000}}) on top."""
-    from genzoo.config import deep_merge
-
-    saved = _read_saved_config(Path(run_dir)).to_dict()
-    if changes:
-        train_changes = changes.get("train") or {}
-        # A new length replaces the old one, whichever of steps/epochs each names.
-        if "steps" in train_changes and "epochs" not in train_changes:
-            saved["train"]["epochs"] = None
-        if "epochs" in train_changes and "steps" not in train_changes:
-            saved["train"]["steps"] = None
-        saved = deep_merge(saved, changes)
-    return run_config_from_dict(saved)
-
-
-def _read_saved_config(run_dir: Path) -> RunConfig:
-    path = run_dir / "config.yaml"
-    if not path.is_file():
-        what = ", ".join(sorted(p.name for p in run_dir.iterdir())) if run_dir.is_dir() else "it does not exist"
-        raise CheckpointError(f"cannot resume {run_dir}: no config.yaml there ({what or 'empty'}); start a new run instead")
-    with open(path, encoding="utf-8") as handle:
-        return run_config_from_dict(yaml.safe_load(handle) or {})
-
-
-def _check_resume_changes(saved: RunConfig, given: RunConfig) -> None:
-    old, new = resolve_preprocess(saved).to_dict(), resolve_preprocess(given).to_dict()
-    for section in ("model", "data", "train"):
-        for key in sorted(set(old[section]) | set(new[section])):
-            before, after = old[section].get(key), new[section].get(key)
-            if before != after and key not in RESUMABLE_CHANGES.get(section, set()):
-                raise ConfigError(
-                    f"cannot change {section}.{key} when resuming ({before!r} -> {after!r}): "
-                    "drop that flag, or start a new run in another directory"
-                )
-
-
 def _write_text_atomically(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     temporary.write_text(text, encoding="utf-8")
@@ -184,113 +135,6 @@ def _git_commit() -> str | None:
     if done.returncode != 0:
         return None
     return done.stdout.strip() or None
-
-
-class StopSignal:
-    """Ctrl-C / SIGTERM set a flag checked after each step; a second Ctrl-C stops at once."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> "StopSignal":
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                self._previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.requested and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.requested = True
-        if distributed.is_main():
-            tqdm.write("stopping after this step and saving a checkpoint (Ctrl-C again to quit at once)", file=sys.stderr)
-
-    def __exit__(self, *exc: object) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-        self._previous.clear()
-
-
-class DivergenceMonitor:
-    """Non-finite losses, and losses above `factor` x the running median of recent ones.
-
-    The reference is max(|median|, 1): losses near zero (a winning GAN discriminator) must
-    not make every ordinary fluctuation look like an explosion.
-    """
-
-    def __init__(self, factor: float) -> None:
-        self.factor = factor
-        self.history: dict[str, deque[float]] = {}
-
-    def check(self, key: str, value: float) -> str | None:
-        """None when fine, else the reason, e.g. "loss=nan"."""
-        if not math.isfinite(value):
-            return f"loss={value}"
-        recent = self.history.setdefault(key, deque(maxlen=DIVERGENCE_WINDOW))
-        if len(recent) >= DIVERGENCE_WARMUP:
-            median = statistics.median(recent)
-            if abs(value) > self.factor * max(abs(median), 1.0):
-                return f"loss={value:.4g}, over {self.factor:g}x the running median {median:.4g}"
-        recent.append(value)
-        return None
-
-    def state_dict(self) -> dict[str, list[float]]:
-        return {key: list(values) for key, values in self.history.items()}
-
-    def load_state_dict(self, state: dict[str, list[float]]) -> None:
-        self.history = {key: deque(values, maxlen=DIVERGENCE_WINDOW) for key, values in state.items()}
-
-
-class BatchStream:
-    """Training batches in the order of genzoo.data.sampling, across epochs, with its position."""
-
-    def __init__(self, dataset: Any, batch_size: int, *, seed: int, rank: int, world_size: int, device: torch.device) -> None:
-        self.dataset, self.batch_size, self.seed = dataset, batch_size, seed
-        self.rank, self.world_size, self.device = rank, world_size, device
-        self.epoch = 0
-        self.batch_in_epoch = 0  # batches consumed in `epoch` (per rank = global batches)
-        self._iterator: Any = None
-
-    def seek(self, epoch: int, batch_in_epoch: int) -> None:
-        self.epoch, self.batch_in_epoch, self._iterator = epoch, batch_in_epoch, None
-
-    def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        while True:
-            if self._iterator is None:
-                self._iterator = iter(self.dataset.batches(
-                    self.batch_size, epoch=self.epoch, seed=self.seed, shuffle=True, drop_last=True,
-                    start_batch=self.batch_in_epoch, rank=self.rank, world_size=self.world_size,
-                ))
-            try:
-                images, labels = next(self._iterator)
-            except StopIteration:
-                self.epoch, self.batch_in_epoch, self._iterator = self.epoch + 1, 0, None
-                continue
-            self.batch_in_epoch += 1
-            images = images.to(self.device, non_blocking=True)  # (B, C, H, W) uint8
-            labels = None if labels is None else labels.to(self.device, non_blocking=True)  # (B,)
-            return images, labels
-
-
-def _make_optimizer(name: str, params: list[nn.Parameter], *, lr: float, betas: tuple[float, float], config: Any, cuda: bool) -> torch.optim.Optimizer:
-    if name in ("adam", "adamw"):
-        cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
-        kwargs: dict[str, Any] = dict(lr=lr, betas=tuple(betas), weight_decay=config.weight_decay)
-    elif name == "sgd":
-        cls, kwargs = torch.optim.SGD, dict(lr=lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    elif name == "rmsprop":
-        cls, kwargs = torch.optim.RMSprop, dict(lr=lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    else:
-        raise ConfigError(f"bad value {name!r} for train.optimizer: choose one of adam, adamw, rmsprop, sgd")
-    if cuda:
-        # Fused kernels where the optimizer has them, else the multi-tensor path.
-        for fast in ({"fused": True}, {"foreach": True}):
-            try:
-                return cls(params, **kwargs, **fast)
-            except (TypeError, RuntimeError, ValueError):
-                continue
-    return cls(params, **kwargs)
 
 
 class Trainer:
@@ -316,10 +160,10 @@ class Trainer:
     def _setup(self, config: RunConfig | None, resume: bool) -> None:
         resume_from = None
         if resume:
-            saved = _read_saved_config(self.run_dir)
+            saved = read_saved_config(self.run_dir)
             if config is None:
                 config = saved
-            _check_resume_changes(saved, config)
+            check_resume_changes(saved, config)
             if not self.last_path.is_file():
                 found = sorted(p.name for p in self.checkpoint_dir.iterdir()) if self.checkpoint_dir.is_dir() else []
                 raise CheckpointError(
@@ -400,7 +244,7 @@ class Trainer:
             if not params:
                 raise ValueError(f"model {self.module.name} phase {phase.name!r} has no trainable parameters")
             self.phase_params[phase.name] = params
-            optimizer = _make_optimizer(
+            optimizer = make_optimizer(
                 settings.optimizer, params, lr=phase.lr or settings.lr, betas=phase.betas or settings.betas,
                 config=settings, cuda=self.device.type == "cuda",
             )

@@ -1,0 +1,31 @@
+"""The optimizers `train.optimizer` names: Adam, AdamW, SGD and RMSprop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from genzoo.errors import ConfigError
+
+
+def make_optimizer(name: str, params: list[nn.Parameter], *, lr: float, betas: tuple[float, float], config: Any, cuda: bool) -> torch.optim.Optimizer:
+    """Optimizer `name` over params; on CUDA its fused (else multi-tensor) implementation where it has one."""
+    if name in ("adam", "adamw"):
+        cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
+        kwargs: dict[str, Any] = dict(lr=lr, betas=tuple(betas), weight_decay=config.weight_decay)
+    elif name == "sgd":
+        cls, kwargs = torch.optim.SGD, dict(lr=lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    elif name == "rmsprop":
+        cls, kwargs = torch.optim.RMSprop, dict(lr=lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    else:
+        raise ConfigError(f"bad value {name!r} for train.optimizer: choose one of adam, adamw, rmsprop, sgd")
+    if cuda:
+        # Fused kernels where the optimizer has them, else the multi-tensor path.
+        for fast in ({"fused": True}, {"foreach": True}):
+            try:
+                return cls(params, **kwargs, **fast)
+            except (TypeError, RuntimeError, ValueError):
+                continue
+    return cls(params, **kwargs)
