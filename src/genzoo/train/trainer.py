@@ -433,9 +433,11 @@ class Trainer:
                 self._accumulate(phase.name, outputs, loss)
                 self.log_images += x.shape[0] * self.env.world_size
             self.last_lr[phase.name] = optimizer.param_groups[0]["lr"]
-            with warnings.catch_warnings():
-                if self.grad_scalers[phase.name].is_enabled():  # a step the scaler skipped is no scheduling mistake
+            if self.grad_scalers[phase.name].is_enabled():
+                with warnings.catch_warnings():  # a step the scaler skipped is no scheduling mistake
                     warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)`", category=UserWarning)
+                    self.schedulers[phase.name].step()
+            else:
                 self.schedulers[phase.name].step()
         if self.ema is not None:
             self.ema.update(self.module, self.step)
