@@ -235,3 +235,29 @@ def test_sigint_in_subprocess_saves_then_resume_finishes(tmp_path):
     assert result.status == "finished" and result.step == 60
     steps = [m["step"] for m in read_metrics(run / "metrics.jsonl") if m["split"] == "train"]
     assert steps == list(range(1, 61))  # no step lost or logged twice
+
+
+def test_resumed_optimizer_state_takes_the_parameters_layout_and_keeps_the_runs_flags():
+    """Checkpoints hold contiguous state; channels-last parameters need NHWC state (fused CUDA
+    kernels refuse mixed layouts), and the saved groups must not switch off this run's kernels."""
+    from torch import nn
+
+    from genzoo.train.optimizers import load_optimizer_state
+
+    conv = nn.Conv2d(2, 3, 3).to(memory_format=torch.channels_last)
+    saved = torch.optim.Adam(conv.parameters(), foreach=False)
+    conv(torch.randn(2, 2, 5, 5).to(memory_format=torch.channels_last)).sum().backward()
+    saved.step()
+    state = saved.state_dict()
+    for parameter_state in state["state"].values():  # what a checkpoint round trip gives back
+        for key, value in list(parameter_state.items()):
+            if torch.is_tensor(value) and value.dim() == 4:
+                parameter_state[key] = value.contiguous()
+
+    resumed = torch.optim.Adam(conv.parameters(), foreach=True)
+    load_optimizer_state(resumed, state)
+    assert resumed.param_groups[0]["foreach"] is True
+    restored = resumed.state[conv.weight]
+    assert restored["exp_avg"].stride() == conv.weight.stride() != restored["exp_avg"].contiguous().stride()
+    assert torch.equal(restored["exp_avg"], saved.state[conv.weight]["exp_avg"])
+    assert torch.equal(restored["exp_avg_sq"], saved.state[conv.weight]["exp_avg_sq"])

@@ -104,11 +104,16 @@ class ImageDataset:
         world_size: int = 1,
     ) -> Iterator[Batch]:
         """(images uint8 (B, C, H, W), labels (B,) or None) on the dataset's device, in the order of `sampling`."""
-        for index in sampling.index_batches(
+        index_batches = list(sampling.index_batches(
             len(self), batch_size, epoch=epoch, seed=seed, shuffle=shuffle, drop_last=drop_last,
             start_batch=start_batch, rank=rank, world_size=world_size,
-        ):
-            index = index.to(self.images.device)  # (B,)
+        ))
+        if not index_batches:
+            return
+        # One host-to-device copy per epoch, not one per batch (each such copy of a pageable
+        # CPU tensor waits for the GPU, which would stall the training loop every step).
+        on_device = torch.cat(index_batches).to(self.images.device).split([len(index) for index in index_batches])
+        for index in on_device:  # (B,)
             yield self.images[index], None if self.labels is None else self.labels[index]
 
 

@@ -152,7 +152,7 @@ class Autoencoder(GenerativeModel):
     def _accumulate_latent_moments(self, z: torch.Tensor) -> None:
         """Moments of the global batch's codes: under torchrun the sums run over every rank's rows."""
         shard = self.batch_shard
-        totals = sum_over_shards(shard, torch.cat([z.new_tensor([z.shape[0]]), z.sum(0)]))  # (1 + D,): count, sum
+        totals = sum_over_shards(shard, torch.cat([z.new_full((1,), z.shape[0]), z.sum(0)]))  # (1 + D,): count, sum
         count, batch_mean = totals[0], totals[1:] / totals[0]  # (D,)
         centred = z - batch_mean  # (B, D)
         batch_covariance = sum_over_shards(shard, centred.T @ centred) / (count - 1).clamp(min=1)  # (D, D)

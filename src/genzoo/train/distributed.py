@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -23,6 +24,8 @@ from torch import nn
 
 from genzoo.errors import ConfigError
 from genzoo.nn.global_batch_norm import convert_to_global_batch_norm
+
+PROCESS_GROUP_TIMEOUT_MIN = 60  # collectives, including the barrier behind rank 0's first dataset download
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,12 @@ def init_process_group(env: DistributedEnv, device: torch.device) -> bool:
     if not env.enabled or dist.is_initialized():
         return False
     backend = "nccl" if device.type == "cuda" else "gloo"
-    dist.init_process_group(backend=backend, rank=env.rank, world_size=env.world_size)
+    # device_id binds NCCL to this rank's GPU from the first collective (else NCCL guesses it
+    # from the rank); the timeout covers ranks waiting while rank 0 downloads the dataset.
+    extra = {"device_id": device} if device.type == "cuda" else {}
+    dist.init_process_group(
+        backend=backend, rank=env.rank, world_size=env.world_size, timeout=timedelta(minutes=PROCESS_GROUP_TIMEOUT_MIN), **extra
+    )
     return True
 
 

@@ -72,7 +72,7 @@ from genzoo.train.device import autocast, autocast_dtype, configure_backends, is
 from genzoo.train.ema import EMA
 from genzoo.train.fast_paths import compile_forward, to_channels_last, use_channels_last
 from genzoo.train.logging import MetricsLogger, log
-from genzoo.train.optimizers import make_optimizer
+from genzoo.train.optimizers import load_optimizer_state, make_optimizer
 from genzoo.train.resume import check_resume_changes, read_saved_config
 from genzoo.train.run import build_run
 from genzoo.train.schedules import build_scheduler, sync_learning_rates
@@ -747,7 +747,7 @@ class Trainer:
             raise CheckpointError(f"{path} lacks the optimizer of phase {missing[0]!r}: was the model code changed?")
         try:
             for phase, optimizer in self.optimizers.items():
-                optimizer.load_state_dict(unpack_optimizer(phase, checkpoint.tensors, metadata["optimizers"][phase]))
+                load_optimizer_state(optimizer, unpack_optimizer(phase, checkpoint.tensors, metadata["optimizers"][phase]))
                 scheduler = self.schedulers[phase]
                 scheduler.load_state_dict(dict(metadata["schedulers"][phase]))
                 sync_learning_rates(scheduler)
