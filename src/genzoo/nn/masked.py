@@ -61,6 +61,21 @@ def causal_mask(
     return mask
 
 
+def inference_cache(module: nn.Module, *tensors: torch.Tensor) -> dict[Any, torch.Tensor]:
+    """A dict on `module` for tensors derived from `tensors` outside autograd, emptied when they change.
+
+    Keyed by each tensor's version counter, storage and dtype, so an optimizer step,
+    load_state_dict or a device move all invalidate it. The per-pixel sampling paths ask for
+    the same derived kernels at every pixel.
+    """
+    key = [(t._version, t.data_ptr(), t.dtype) for t in tensors]
+    cache = module.__dict__.get("_inference_cache")
+    if cache is None or cache["key"] != key:
+        cache = {"key": key}
+        module.__dict__["_inference_cache"] = cache
+    return cache
+
+
 class MaskedConv2d(nn.Conv2d):
     """Convolution whose kernel sees only the past (see module docstring); 'same' padding.
 
@@ -99,17 +114,10 @@ class MaskedConv2d(nn.Conv2d):
         return self._inference_weights()["masked"]
 
     def _inference_weights(self) -> dict[Any, torch.Tensor]:
-        """weight * mask and the matrices the per-pixel paths derive from it, built once per weight value.
-
-        Keyed by the weight's version counter and storage, so an optimizer step, load_state_dict
-        or a device move all invalidate it.
-        """
-        weight = self.weight
-        key = (weight._version, weight.data_ptr(), self.mask.data_ptr(), weight.dtype)
-        cache = self.__dict__.get("_inference_cache")
-        if cache is None or cache["key"] != key:
-            cache = {"key": key, "masked": weight * self.mask}
-            self.__dict__["_inference_cache"] = cache
+        """weight * mask and the matrices the per-pixel paths derive from it, built once per weight value."""
+        cache = inference_cache(self, self.weight, self.mask)
+        if "masked" not in cache:
+            cache["masked"] = self.weight * self.mask
         return cache
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

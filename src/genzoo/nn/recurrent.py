@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genzoo.nn.masked import MaskedConv2d, channel_groups
+from genzoo.nn.masked import MaskedConv2d, channel_groups, inference_cache
 
 
 def lstm_cell(gates: torch.Tensor, cell: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -124,12 +124,10 @@ class DiagonalLSTM(nn.Module):
         weight = self.state_to_state.weight  # (4h, h, 2): taps for the row above, the same row
         if torch.is_grad_enabled():
             return torch.cat([weight[:, :, 0], weight[:, :, 1]], dim=1)
-        key = (weight._version, weight.data_ptr(), weight.dtype)
-        cached = self.__dict__.get("_state_kernel")
-        if cached is None or cached[0] != key:
-            cached = (key, torch.cat([weight[:, :, 0], weight[:, :, 1]], dim=1))
-            self.__dict__["_state_kernel"] = cached
-        return cached[1]
+        cache = inference_cache(self, weight)
+        if "state_kernel" not in cache:
+            cache["state_kernel"] = torch.cat([weight[:, :, 0], weight[:, :, 1]], dim=1)
+        return cache["state_kernel"]
 
     def step(
         self, input_gates: torch.Tensor, hidden_above: torch.Tensor, hidden_before: torch.Tensor, cell_before: torch.Tensor
