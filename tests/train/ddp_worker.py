@@ -29,16 +29,20 @@ def main(spec_path: str) -> None:
     train_test_models.register()
     resume = spec["config"] is None
     config = resume_config(spec["run_dir"], spec["resume_changes"]) if resume else run_config_from_dict(spec["config"])
-    with recording_batches() as seen, interrupting_at(spec["interrupt_at"]):
+    rank = int(os.environ["RANK"])
+    interrupt_at = spec["interrupt_at"][rank] if isinstance(spec["interrupt_at"], list) else spec["interrupt_at"]
+    with recording_batches() as seen, interrupting_at(interrupt_at):
         trainer = Trainer(config, spec["run_dir"], resume=resume)
         try:
             result = trainer.fit()
             state = {name: value.detach().cpu().contiguous() for name, value in trainer.module.state_dict().items()}
         finally:
             trainer.close()
-    out_dir, rank = Path(spec["out_dir"]), os.environ["RANK"]
+    out_dir = Path(spec["out_dir"])
     save_file(state, out_dir / f"rank{rank}.safetensors")
-    record = {"status": result.status, "step": result.step, "metrics": result.final_metrics, "batches": seen}
+    # close() must have dropped DDP before the process group (else a deadlock at exit, see Trainer._release_ddp).
+    released = trainer.model is trainer.module and trainer.train_forward is trainer.module
+    record = {"status": result.status, "step": result.step, "metrics": result.final_metrics, "batches": seen, "ddp_released": released}
     (out_dir / f"rank{rank}.json").write_text(json.dumps(record))
 
 

@@ -44,8 +44,10 @@ def _assert_close_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]
 
 
 def _assert_ranks_agree(ranks: list[dict]) -> None:
-    """Every rank ends with rank 0's parameters and buffers, and the same all-reduced evaluation."""
+    """Every rank ends with rank 0's parameters and buffers, and the same all-reduced evaluation,
+    and freed its DDP wrapper on closing."""
     first = ranks[0]
+    assert all(rank["ddp_released"] for rank in ranks), "Trainer.close() kept the DDP wrapper past the process group"
     for other in ranks[1:]:
         assert other["status"] == first["status"] and other["step"] == first["step"]
         assert other["metrics"] == first["metrics"]
@@ -134,15 +136,17 @@ def test_dcgan_in_two_processes_matches_one_process_and_rank_zero_writes(tmp_pat
 @pytest.mark.parametrize("first_processes, then_processes", [(1, 2), (2, 1)])
 def test_resume_under_another_number_of_processes(tmp_path, first_processes, then_processes):
     """Interrupted mid-epoch at step 3 (6 of the 8 batches of epoch 0: a GAN step takes two),
-    resumed with the other world size: the same run as an uninterrupted one-process run."""
+    resumed with the other world size: the same run as an uninterrupted one-process run.
+    Ranks act on a Ctrl-C one step after it (their stop vote), so they get it after step 2."""
     config = make_config("gan", {**TINY_GAN, "d_steps": 1}, steps=6, log_every=2, checkpoint_every=0)
     train(config, tmp_path / "whole")
     split = tmp_path / "split"
 
     def session(processes: int, *, fresh: bool, interrupt_at: int | None) -> tuple[list[tuple[int, str]], str, int]:
         if processes > 1:
+            signal_step = None if interrupt_at is None else interrupt_at - 1
             ranks = train_in_processes(
-                tmp_path / f"ranks-{processes}", split, config=config if fresh else None, interrupt_at=interrupt_at,
+                tmp_path / f"ranks-{processes}", split, config=config if fresh else None, interrupt_at=signal_step,
             )
             _assert_ranks_agree(ranks)
             return [tuple(b) for r in ranks for b in r["batches"]], ranks[0]["status"], ranks[0]["step"]
@@ -163,6 +167,26 @@ def test_resume_under_another_number_of_processes(tmp_path, first_processes, the
     _assert_close_weights(_last_weights(split), _last_weights(tmp_path / "whole"))
     sessions = json.loads((split / "run.json").read_text())
     assert (sessions["world_size"], [r["world_size"] for r in sessions["resumes"]]) == (first_processes, [then_processes])
+
+
+def test_ranks_signalled_at_different_steps_stop_together_and_resume_exactly(tmp_path):
+    """torchrun forwards Ctrl-C to its workers one by one, so ranks see it at different steps.
+    Here rank 0 after step 2 (not a logging step: no collective of its own) and rank 1 after
+    step 3: both must stop at step 3 with one checkpoint, and the resumed run must be the
+    uninterrupted one. A rank acting on its own flag issues a collective the other does not
+    (a hang or a gloo error)."""
+    config = make_config("gan", {**TINY_GAN, "d_steps": 1}, steps=6, log_every=4, checkpoint_every=0)
+    train(config, tmp_path / "whole")
+    split = tmp_path / "split"
+    ranks = train_in_processes(tmp_path / "first", split, config=config, interrupt_at=[2, 3])
+    _assert_ranks_agree(ranks)
+    assert (ranks[0]["status"], ranks[0]["step"]) == ("interrupted", 3)
+    assert read_checkpoint(split / "checkpoints" / "last.safetensors").metadata["trainer"]["step"] == 3
+    ranks = train_in_processes(tmp_path / "then", split)
+    _assert_ranks_agree(ranks)
+    assert (ranks[0]["status"], ranks[0]["step"]) == ("finished", 6)
+    _assert_same_losses(_train_records(split), _train_records(tmp_path / "whole"), ("loss", "discriminator/loss", "generator/loss"))
+    _assert_close_weights(_last_weights(split), _last_weights(tmp_path / "whole"))
 
 
 CLI_RUN = [

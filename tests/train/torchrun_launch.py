@@ -40,11 +40,11 @@ def train_in_processes(
     *,
     config: Any = None,
     resume_changes: dict[str, Any] | None = None,
-    interrupt_at: int | None = None,
+    interrupt_at: int | list[int | None] | None = None,
     processes: int = 2,
 ) -> list[dict[str, Any]]:
     """Train `config` (a RunConfig) into `run_dir`, or resume it with `resume_changes` when config is None;
-    every rank gets a SIGINT after step `interrupt_at` when given.
+    every rank gets a SIGINT after step `interrupt_at` when given (a list: one step per rank).
 
     Returns one dict per rank: status, step, metrics (final evaluation), batches
     ([epoch, image hash] per image drawn) and state (the rank's final model state_dict).

@@ -10,6 +10,8 @@ import threading
 from collections import deque
 from typing import Any
 
+import torch
+import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from genzoo.train import distributed
@@ -36,12 +38,62 @@ class StopSignal:
             raise KeyboardInterrupt
         self.requested = True
         if distributed.is_main():
-            tqdm.write("stopping after this step and saving a checkpoint (Ctrl-C again to quit at once)", file=sys.stderr)
+            tqdm.write("stopping at the end of the step and saving a checkpoint (Ctrl-C again to quit at once)", file=sys.stderr)
 
     def __exit__(self, *exc: object) -> None:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
         self._previous.clear()
+
+
+class StopVote:
+    """Ranks agree on the step at which a Ctrl-C / SIGTERM stops them.
+
+    The signal reaches the ranks at different steps (torchrun forwards Ctrl-C to its workers
+    one after another; a scheduler's SIGTERM lands anywhere in a step), so a rank's own flag
+    cannot decide when to stop: ranks that disagree issue different collectives and hang.
+    Each step, every rank all-reduces (max) its flag without waiting and reads the result one
+    step later, so all ranks see the same answer at the same step, at the cost of one step of
+    delay and no blocking collective per step. On CUDA the result is copied to pinned host
+    memory behind an event, so reading it waits for the previous step only, never for the
+    kernels queued since.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.on_cuda = device.type == "cuda"
+        self._votes = torch.tensor([0.0, 1.0], device=device)  # (2,) no, yes: a vote is a device-side copy
+        self._pending: tuple[Any, torch.Tensor, Any] | None = None  # (work to wait, result, CUDA event)
+
+    def poll(self, requested: bool) -> bool:
+        """Vote `requested` for this step; True when some rank had asked by the previous one."""
+        decided = self._collect()
+        flag = self._votes[int(requested)].clone()  # () on the device
+        work = dist.all_reduce(flag, op=dist.ReduceOp.MAX, async_op=True)
+        if self.on_cuda:
+            work.wait()  # NCCL: the current stream waits for the collective; the host does not
+            result = torch.empty((), pin_memory=True)
+            result.copy_(flag, non_blocking=True)
+            event = torch.cuda.Event()
+            event.record()
+            self._pending = (None, result, event)
+        else:
+            self._pending = (work, flag, None)
+        return decided
+
+    def finish(self) -> None:
+        """Wait for the vote in flight (before the process group goes)."""
+        self._collect()
+
+    def _collect(self) -> bool:
+        if self._pending is None:
+            return False
+        work, result, event = self._pending
+        self._pending = None
+        if work is not None:
+            work.wait()
+        if event is not None:
+            event.synchronize()
+        return bool(result.item())
 
 
 class DivergenceMonitor:

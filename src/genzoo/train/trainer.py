@@ -30,6 +30,7 @@ so a checkpoint resumes under any number of processes.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import math
@@ -76,7 +77,7 @@ from genzoo.train.optimizers import load_optimizer_state, make_optimizer
 from genzoo.train.resume import check_resume_changes, read_saved_config
 from genzoo.train.run import build_run
 from genzoo.train.schedules import build_scheduler, sync_learning_rates
-from genzoo.train.stopping import DivergenceMonitor, StopSignal
+from genzoo.train.stopping import DivergenceMonitor, StopSignal, StopVote
 
 ON_DEVICE_FRACTION = 0.25  # auto: keep the uint8 data on the GPU when it takes < this share of free memory
 
@@ -147,6 +148,7 @@ class Trainer:
         self.is_main = self.env.is_main
         self.logger: MetricsLogger | None = None
         self._created_group = False
+        self.stop_vote: StopVote | None = None  # under torchrun, set by fit()
         self._previous_deterministic = torch.are_deterministic_algorithms_enabled()
         self.checkpoint_dir = self.run_dir / "checkpoints"
         self.last_path = self.checkpoint_dir / "last.safetensors"
@@ -392,18 +394,20 @@ class Trainer:
             total=self.total_steps, initial=self.step, unit="step", dynamic_ncols=True,
             disable=not (self.settings.progress and self.is_main), desc=self.config.model,
         )
+        self.stop_vote = StopVote(self.device) if self.env.enabled else None
         try:
             with StopSignal() as stop:
                 self.module.train()
                 self._restart_clock()
-                while self.step < self.total_steps:
+                outcome = None
+                while outcome is None and self.step < self.total_steps:
                     self._train_step()
                     self.step += 1
                     bar.update(1)
                     outcome = self._after_step(stop, bar)
-                    if outcome is not None:
-                        return outcome
-                return self._finish()
+                if self.stop_vote is not None:
+                    self.stop_vote.finish()  # every rank has the last vote in flight
+                return outcome if outcome is not None else self._finish()
         finally:
             bar.close()
 
@@ -488,19 +492,18 @@ class Trainer:
         eval_now = not final and settings.eval_every > 0 and step % settings.eval_every == 0
         sample_now = not final and settings.sample_every > 0 and step % settings.sample_every == 0
         save_now = not final and settings.checkpoint_every > 0 and step % settings.checkpoint_every == 0
-        sync = self.check_every_step or log_now or eval_now or sample_now or save_now or stop.requested or final
-        if sync:
+        # Every rank must take the same branches below (they hold collectives): `stopping` is
+        # this process's flag alone, or the ranks' common vote (a step late) under torchrun.
+        stopping = self.stop_vote.poll(stop.requested) if self.stop_vote is not None else stop.requested
+        if self.check_every_step or log_now or eval_now or sample_now or save_now or stopping or final:
             failure = self._drain()
-            stopping, diverged = stop.requested, failure is not None
+            diverged = failure is not None
             if self.env.enabled:
-                flags = distributed.all_reduce_max(torch.tensor([float(stopping), float(diverged)], device=self.device))
-                stopping, diverged = bool(flags[0].item()), bool(flags[1].item())
+                diverged = bool(distributed.all_reduce_max(torch.tensor([float(diverged)], device=self.device)).item())
                 if diverged and failure is None:
                     failure = (step, "loss diverged on another rank")
             if diverged:
                 return self._diverged(*failure)
-        else:
-            stopping = False
         if log_now:
             self._log_train(bar)
         started = time.perf_counter()
@@ -812,6 +815,23 @@ class Trainer:
         if self.logger is not None:
             self.logger.close()
         torch.use_deterministic_algorithms(self._previous_deterministic)
+        self._release_ddp()
         if self._created_group:
             distributed.destroy_process_group()
             self._created_group = False
+
+    def _release_ddp(self) -> None:
+        """Free the DDP wrapper while the process group is still registered.
+
+        DDP's reducer holds a reference to the group. Were it the last one, the group would be
+        destroyed inside the reducer's deallocation with the GIL held, and Gloo's destructor
+        joins worker threads that may need the GIL to free a finished collective's tensors: a
+        deadlock at exit, about one run in ten here (pytorch/pytorch#56297). Dropped first, the
+        group's last owner is its Python handle, whose destructor releases the GIL.
+        """
+        module = getattr(self, "module", None)
+        if getattr(self, "model", module) is module:
+            return
+        self.model = module
+        self.train_forward = module
+        gc.collect()
