@@ -9,6 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
 
 import pytest
@@ -212,6 +218,34 @@ def test_torchrun_genzoo_train_matches_one_process_and_only_rank_zero_writes(tmp
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["final.png", "step_000002.png"]
     # The VAE's epsilon is drawn per global batch, so even its sampled ELBO matches one process.
     _assert_same_losses(_train_records(run), _train_records(tmp_path / "single"), ("loss", "recon", "kl"))
+
+
+def test_ctrl_c_to_torchrun_stops_every_rank_at_one_step_with_a_checkpoint(tmp_path):
+    """The real path: SIGINT to the torchrun agent, which forwards it to its workers one by one."""
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "genzoo",
+               *CLI_RUN, "--steps", "100000", "--set", "train.eval_every=0", "--set", "train.sample_every=0",
+               "--set", "train.checkpoint_every=0", "--out", str(run)]
+    agent = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and len(_lines(run / "metrics.jsonl")) < 5:
+            time.sleep(0.2)
+        assert agent.poll() is None, agent.stderr.read()[-4000:]
+        agent.send_signal(signal.SIGINT)
+        stdout, stderr = agent.communicate(timeout=60)
+    finally:
+        agent.kill()
+    stopped = re.search(r"status: interrupted  step: (\d+)", stdout)
+    assert stopped, stdout[-2000:] + stderr[-4000:]
+    assert stdout.count("status: interrupted") == 1
+    step = int(stopped.group(1))
+    assert read_checkpoint(run / "checkpoints" / "last.safetensors").metadata["trainer"]["step"] == step
+    assert max(m["step"] for m in read_metrics(run / "metrics.jsonl")) <= step
+
+
+def _lines(path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
 
 
 def test_torchrun_with_a_batch_not_divisible_by_the_processes_says_so(tmp_path):
