@@ -17,7 +17,7 @@ from genzoo.data import (
     load_dataset,
     register_dataset,
 )
-from genzoo.errors import ConfigError
+from genzoo.errors import ConfigError, DataError
 
 
 def test_built_in_datasets_are_registered():
@@ -65,3 +65,9 @@ def test_image_dataset_checks_its_tensors():
         ImageDataset(info, "train", torch.zeros(3, 1, 2, 2))
     with pytest.raises(Exception, match="labels must be int64"):
         ImageDataset(info, "train", torch.zeros(3, 1, 2, 2, dtype=torch.uint8), torch.zeros(2, dtype=torch.int64))
+    labelled = DatasetInfo("d", (1, 2, 2), 256, 3, ("train",), None, "")
+    images = torch.zeros(3, 1, 2, 2, dtype=torch.uint8)
+    assert len(ImageDataset(labelled, "train", images, torch.tensor([0, 2, 1]))) == 3
+    for bad in ([0, 3, 1], [0, -1, 1]):  # models trust a dataset's labels in training: checked here
+        with pytest.raises(DataError, match=r"outside 0\.\.2: the label data is corrupt"):
+            ImageDataset(labelled, "train", images, torch.tensor(bad))

@@ -195,3 +195,29 @@ def test_declared_capabilities_work(name, options, data_format):
         assert z.shape[0] == 3
         if caps.latent_decoder:
             assert model.decode(z).shape == x.shape
+
+
+
+CONDITIONAL_CASES = [
+    pytest.param(name, options, fmt, id=f"{name}-{case}")
+    for name, cases in TINY.items() for case, options, fmt in cases if options.get("conditional")
+]
+
+
+@pytest.mark.parametrize("name, options, data_format", CONDITIONAL_CASES)
+def test_class_labels_are_checked_with_one_line_errors(name, options, data_format):
+    """Integer class indices, one per example, within 0..K-1, in training too on the CPU (only
+    accelerator tensors in training skip the range check: see GenerativeModel.check_labels)."""
+    model = build(name, options, data_format)
+    x, y = make_batch(data_format, 2)
+    phase = model.training_phases()[0].name
+    top = data_format.num_classes - 1
+    for mode in (model.eval, model.train):
+        mode()
+        with pytest.raises(ValueError, match=r"labels must be integers, got torch.float32"):
+            model.loss(x, y.float(), phase)
+        with pytest.raises(ValueError, match="got 3 labels for 2 examples"):
+            model.loss(x, torch.zeros(3, dtype=torch.long), phase)
+        with pytest.raises(ValueError, match=rf"labels must lie in 0\.\.{top}, got values in 0\.\.{top + 1}"):
+            model.loss(x, torch.tensor([0, top + 1]), phase)
+    assert torch.isfinite(model.loss(x, torch.tensor([0, top]), phase)["loss"]).all()

@@ -231,7 +231,7 @@ def test_conditional_models_use_their_labels(name):
     assert not torch.allclose(d_zero, d_two), "labels do not reach the discriminator"
     with pytest.raises(ValueError, match="pass class labels"):
         model.loss(x, None, "discriminator")
-    with pytest.raises(ValueError, match="labels must be in 0..2"):
+    with pytest.raises(ValueError, match="labels must lie in 0..2"):
         model.decode(z, torch.full((4,), 3))
     with pytest.raises(ConfigError, match="needs labelled data"):
         tiny(name, SYMMETRIC_8, conditional=True)

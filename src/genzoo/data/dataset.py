@@ -36,11 +36,14 @@ class DatasetInfo:
     description: str
 
 
-def _check_labels(labels: torch.Tensor | None, count: int, where: str) -> torch.Tensor | None:
+def _check_labels(labels: torch.Tensor | None, count: int, where: str, num_classes: int | None = None) -> torch.Tensor | None:
+    """int64 (count,), and within 0..num_classes-1 when given: models trust labels after this."""
     if labels is None:
         return None
     if labels.dtype != torch.int64 or labels.shape != (count,):
         raise DataError(f"{where}: labels must be int64 of shape ({count},), got {labels.dtype} {tuple(labels.shape)}")
+    if num_classes is not None and count and (labels.min() < 0 or labels.max() >= num_classes):
+        raise DataError(f"{where}: labels span {int(labels.min())}..{int(labels.max())}, outside 0..{num_classes - 1}: the label data is corrupt")
     return labels
 
 
@@ -62,7 +65,7 @@ class ImageDataset:
         self.info = info
         self.split = split
         self.images = images  # (N, C, H, W) uint8
-        self.labels = _check_labels(labels, len(images), where)  # (N,) int64 or None
+        self.labels = _check_labels(labels, len(images), where, info.num_classes)  # (N,) int64 or None
         self.attributes = {name: _check_labels(values, len(images), where) for name, values in (attributes or {}).items()}
         self.attribute_values = dict(attribute_values or {})
 
@@ -152,7 +155,7 @@ class StreamingImageDataset:
         self.split = split
         self.source = source
         self.length = len(source)  # type: ignore[arg-type]
-        self.labels = _check_labels(labels, self.length, f"dataset {info.name} ({split})")
+        self.labels = _check_labels(labels, self.length, f"dataset {info.name} ({split})", info.num_classes)
         self.attributes: dict[str, torch.Tensor] = {}
         self.attribute_values: dict[str, tuple[str, ...]] = {}
         self.num_workers = num_workers

@@ -155,6 +155,23 @@ class GenerativeModel(nn.Module):
             return tensor.device
         return torch.device("cpu")
 
+    def check_labels(self, y: torch.Tensor, batch: int, num_classes: int) -> torch.Tensor:
+        """Class labels y -> (B,) int64 on the model's device; a one-line ValueError when malformed.
+
+        The value range is checked except for accelerator tensors in training, where the check
+        would stall the device every step (and break a compiled graph): those labels come from
+        a dataset whose labels were checked against num_classes when it was loaded.
+        """
+        if y.dtype.is_floating_point or y.dtype.is_complex or y.dtype == torch.bool:
+            raise ValueError(f"labels must be integers, got {y.dtype}: pass class indices 0..{num_classes - 1}")
+        if y.numel() != batch:
+            raise ValueError(f"got {y.numel()} labels for {batch} examples: pass one class index per example")
+        y = y.reshape(-1)
+        trusted = self.training and y.device.type != "cpu" or torch.compiler.is_compiling()
+        if not trusted and y.numel() and (y.min() < 0 or y.max() >= num_classes):
+            raise ValueError(f"labels must lie in 0..{num_classes - 1}, got values in {int(y.min())}..{int(y.max())}")
+        return y.to(self.device, torch.int64)
+
     def check_input(self, x: torch.Tensor) -> None:
         """Raise a one-line ValueError when a batch does not match the declared image shape."""
         expected = self.data_format.image_shape

@@ -232,11 +232,7 @@ class AdversarialModel(GenerativeModel):
             return None
         if y is None:
             raise ValueError(f"{self.name} was built with conditional=true: pass class labels y of shape ({batch},)")
-        if y.shape != (batch,) or y.dtype != torch.int64:
-            raise ValueError(f"labels must be int64 of shape ({batch},), got {y.dtype} {tuple(y.shape)}")
-        if y.min() < 0 or y.max() >= self.num_classes:
-            raise ValueError(f"labels must be in 0..{self.num_classes - 1}, got values in {int(y.min())}..{int(y.max())}")
-        return F.one_hot(y.to(self.device), self.num_classes).float()  # (B, K)
+        return F.one_hot(self.check_labels(y, batch, self.num_classes), self.num_classes).float()  # (B, K)
 
 
 # ---- the MLP GAN of Goodfellow et al. 2014 -------------------------------------------------

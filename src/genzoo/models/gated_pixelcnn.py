@@ -92,12 +92,7 @@ class GatedPixelCNN(AutoregressiveModel):
             if not sampling:
                 raise ValueError("this gated-pixelcnn is class-conditional (conditional=true): pass labels y")
             return torch.arange(batch, device=self.device) % self.num_classes
-        labels = labels.to(self.device).long().reshape(-1)
-        if labels.shape[0] != batch:
-            raise ValueError(f"got {labels.shape[0]} labels for {batch} images")
-        if labels.min() < 0 or labels.max() >= self.num_classes:
-            raise ValueError(f"labels must lie in 0..{self.num_classes - 1}, got {labels.min().item()}..{labels.max().item()}")
-        return labels
+        return self.check_labels(labels, batch, self.num_classes)
 
     def network(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         v, h, skip = x, x, 0.0

@@ -148,12 +148,7 @@ class VAE(GenerativeModel):
             return None
         if y is None:
             return torch.zeros(batch, self.num_classes, device=device)
-        y = y.to(device).long().reshape(-1)
-        if y.shape[0] != batch:
-            raise ValueError(f"got {y.shape[0]} labels for {batch} images")
-        if y.min() < 0 or y.max() >= self.num_classes:
-            raise ValueError(f"labels must lie in 0..{self.num_classes - 1}")
-        return F.one_hot(y, self.num_classes).float()
+        return F.one_hot(self.check_labels(y, batch, self.num_classes).to(device), self.num_classes).float()  # (B, K)
 
     def posterior(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """q(z|x[, y]) parameters: mu (B, D) and log sigma^2 (B, D)."""
