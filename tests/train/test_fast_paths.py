@@ -220,6 +220,22 @@ def test_fp16_overflow_skips_the_step_and_lowers_the_scale(tmp_path, monkeypatch
     assert all(map(math.isfinite, losses)) and min(losses[-4:]) < losses[0]
 
 
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_evaluation_is_fp32_whatever_the_training_precision(tmp_path, precision):
+    """Held-out NLL in metrics.jsonl (and the best-checkpoint choice) must not carry autocast
+    rounding: a low-precision run evaluates its weights exactly as an fp32 run does."""
+    options = TINY_RUNS["pixelcnn"]
+    trainers = [Trainer(make_config("pixelcnn", options, steps=1, precision=p), tmp_path / p, resume=False) for p in ("fp32", precision)]
+    try:
+        exact, low = (trainer.evaluate(2) for trainer in trainers)
+    finally:
+        for trainer in trainers:
+            trainer.close()
+    assert exact and low.keys() == exact.keys()
+    for key, value in exact.items():
+        assert low[key] == pytest.approx(value, rel=1e-6, abs=1e-7), key
+
+
 def _scaler_starting_at(init_scale: float):
     original = torch.amp.GradScaler.__init__
 

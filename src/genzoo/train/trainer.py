@@ -608,8 +608,7 @@ class Trainer:
                     if self.channels_last:
                         x = to_channels_last(x)
                     y = None if labels is None or not self.label_conditional else labels.to(self.device)
-                    with autocast(self.device, self.amp_dtype):
-                        outputs = self.module.evaluate(x, y)
+                    outputs = self.module.evaluate(x, y)  # fp32, no autocast: the same numbers as `genzoo eval`
                     for key, value in outputs.items():
                         if not isinstance(value, torch.Tensor) or not value.is_floating_point():
                             continue
