@@ -261,3 +261,22 @@ def test_resumed_optimizer_state_takes_the_parameters_layout_and_keeps_the_runs_
     assert restored["exp_avg"].stride() == conv.weight.stride() != restored["exp_avg"].contiguous().stride()
     assert torch.equal(restored["exp_avg"], saved.state[conv.weight]["exp_avg"])
     assert torch.equal(restored["exp_avg_sq"], saved.state[conv.weight]["exp_avg_sq"])
+
+
+def test_gpu_rng_state_is_the_training_devices_without_its_index(monkeypatch):
+    """A run on cuda:1 resumes exactly on cuda:0 (and every torchrun rank takes rank 0's stream):
+    the CUDA calls are stubbed, the bookkeeping around them is real."""
+    restored: dict[int, torch.Tensor] = {}
+    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device: torch.full((4,), device.index, dtype=torch.uint8))
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, device: restored.__setitem__(device.index, state))
+    gpu1, gpu0, cpu = torch.device("cuda", 1), torch.device("cuda", 0), torch.device("cpu")
+
+    tensors, packed = checkpoint_module.capture_rng(None, gpu1)
+    assert set(tensors) == {"rng.torch", "rng.cuda"}
+    assert checkpoint_module.restore_rng(tensors, packed, None, gpu0)
+    assert torch.equal(restored[0], torch.full((4,), 1, dtype=torch.uint8))
+    assert not checkpoint_module.restore_rng(tensors, packed, None, cpu)  # a GPU run continued on the CPU
+
+    cpu_tensors, cpu_packed = checkpoint_module.capture_rng(None, cpu)
+    assert "rng.cuda" not in cpu_tensors and checkpoint_module.restore_rng(cpu_tensors, cpu_packed, None, cpu)
+    assert not checkpoint_module.restore_rng(cpu_tensors, cpu_packed, None, gpu0)  # no GPU stream to continue

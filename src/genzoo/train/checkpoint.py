@@ -6,7 +6,7 @@ Layout of a file (checkpoints/last.safetensors, checkpoints/best.safetensors):
       model.<name>                          weights and buffers (model.state_dict())
       ema.<name>                            EMA shadows of the parameters, when EMA is on
       optimizer.<phase>.<index>.<key>       tensor state of each phase's optimizer (exp_avg, step, ...)
-      rng.torch, rng.cuda.<i>, rng.data     torch RNG states (uint8), rng.data the trainer's data generator
+      rng.torch, rng.cuda, rng.data         torch RNG states (uint8): CPU, the training GPU, the data generator
       trainer.<name>                        running sums of the metrics being averaged for the next log line
     header metadata {"genzoo": JSON}
       format, format_version, kind, model, run_config, data_format, preprocess, dataset,
@@ -364,12 +364,13 @@ def unpack_optimizer(phase: str, tensors: Mapping[str, torch.Tensor], packed: Ma
     return {"state": state, "param_groups": groups}
 
 
-def capture_rng(data_generator: torch.Generator | None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """RNG states: torch CPU/CUDA and the data generator as uint8 tensors, NumPy and python as JSON."""
+def capture_rng(data_generator: torch.Generator | None, device: torch.device) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """RNG states: torch CPU, the training GPU's and the data generator as uint8 tensors, NumPy
+    and python as JSON. The GPU state is the training device's alone, saved without its index:
+    a run on cuda:1 resumes exactly on cuda:0, and every torchrun rank continues rank 0's stream."""
     tensors = {"rng.torch": torch.get_rng_state()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        for index, state in enumerate(torch.cuda.get_rng_state_all()):
-            tensors[f"rng.cuda.{index}"] = state
+    if device.type == "cuda":
+        tensors["rng.cuda"] = torch.cuda.get_rng_state(device)
     if data_generator is not None:
         tensors["rng.data"] = data_generator.get_state()
     bit_generator, keys, position, has_gauss, cached_gaussian = np.random.get_state()
@@ -381,19 +382,24 @@ def capture_rng(data_generator: torch.Generator | None) -> tuple[dict[str, torch
     return tensors, packed
 
 
-def restore_rng(tensors: Mapping[str, torch.Tensor], packed: Mapping[str, Any], data_generator: torch.Generator | None) -> bool:
-    """Restore what `capture_rng` saved; False when a state did not fit this machine.
+def restore_rng(
+    tensors: Mapping[str, torch.Tensor], packed: Mapping[str, Any], data_generator: torch.Generator | None, device: torch.device,
+) -> bool:
+    """Restore what `capture_rng` saved, the GPU state into `device`; False when a state did not fit.
 
     A run resumed on another kind of device (a CPU checkpoint continued on a GPU) cannot
     restore CUDA or data-generator states; those streams then start afresh (not bitwise
-    exact, which is only promised on the same device).
+    exact, which is only promised on the same kind of device).
     """
     exact = True
     torch.set_rng_state(tensors["rng.torch"])
-    cuda_states = [tensors[f"rng.cuda.{i}"] for i in range(len(tensors)) if f"rng.cuda.{i}" in tensors]
-    if cuda_states and torch.cuda.is_available() and len(cuda_states) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(cuda_states)
-    elif cuda_states:
+    cuda_state = tensors.get("rng.cuda", tensors.get("rng.cuda.0"))  # rng.cuda.N: checkpoints before 2026-11-24
+    if device.type == "cuda":
+        if cuda_state is None:
+            exact = False
+        else:
+            torch.cuda.set_rng_state(cuda_state, device)
+    elif cuda_state is not None:
         exact = False
     if data_generator is not None and "rng.data" in tensors:
         try:

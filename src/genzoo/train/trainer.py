@@ -687,7 +687,7 @@ class Trainer:
             packed_tensors, packed = pack_optimizer(phase, optimizer)
             tensors.update(packed_tensors)
             optimizers[phase] = packed
-        rng_tensors, rng = capture_rng(self.data_generator)
+        rng_tensors, rng = capture_rng(self.data_generator, self.device)
         tensors.update(rng_tensors)
         tensors.update({f"trainer.log_sum.{name}": value for name, value in self.log_sums.items()})
         info = self.run.info
@@ -772,13 +772,10 @@ class Trainer:
         self.log_sums = {k: v.to(self.device) for k, v in checkpoint.section("trainer.log_sum").items()}
         self.monitor.load_state_dict(trainer.get("divergence_history", {}))
         self.latest_metrics = dict(metadata.get("metrics") or {})
-        if not restore_rng(checkpoint.tensors, metadata.get("rng", {}), self.data_generator):
+        # The global RNG is shared by all ranks (see BatchShard): each restores rank 0's streams.
+        if not restore_rng(checkpoint.tensors, metadata.get("rng", {}), self.data_generator, self.device):
             self.data_generator.manual_seed(_derived_seed(self.settings.seed, "data", self.step, 0))
             log.warning("resumed on another kind of device: random streams restart, the run continues but not bit for bit")
-        # The global torch RNG stays shared by all ranks (see BatchShard); on GPUs every rank
-        # continues the stream of rank 0's device, cuda:0 (LOCAL_RANK 0).
-        if self.env.enabled and self.device.type == "cuda" and "rng.cuda.0" in checkpoint.tensors:
-            torch.cuda.set_rng_state(checkpoint.tensors["rng.cuda.0"], self.device)
         self.last_saved_step = self.step
         log.info("resumed %s at step %d of %d", self.run_dir, self.step, self.total_steps)
 
