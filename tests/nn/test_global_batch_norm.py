@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from genzoo.nn import global_batch_norm
@@ -16,10 +17,14 @@ from genzoo.nn.global_batch_norm import GlobalBatchNorm, convert_to_global_batch
 
 
 @pytest.fixture
-def world_of_one(monkeypatch):
-    """Take the all-reduce path as if in a process group whose only member is this process."""
+def world_of_one(monkeypatch, tmp_path):
+    """Take the all-reduce path (real gloo collectives) in a process group whose only member is this process."""
     monkeypatch.setattr(global_batch_norm, "_group_active", lambda: True)
-    monkeypatch.setattr(global_batch_norm.distributed_functional, "all_reduce", lambda tensor: tensor.clone())
+    dist.init_process_group("gloo", store=dist.FileStore(str(tmp_path / "store"), 1), rank=0, world_size=1)
+    try:
+        yield
+    finally:
+        dist.destroy_process_group()
 
 
 @pytest.mark.parametrize("momentum", [0.1, None])

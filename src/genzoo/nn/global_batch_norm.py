@@ -8,9 +8,9 @@ and keeps running averages of mu_B and the unbiased sigma_B^2 for evaluation. Un
 each of W processes holds B / W examples. PyTorch's SyncBatchNorm computes the statistics
 over all W shares but refuses CPU tensors; `GlobalBatchNorm` does the same on any device with
 two differentiable all-reduces per layer (sum, then sum of squared deviations: the two-pass
-variance; `torch.distributed.nn.functional.all_reduce`, whose backward all-reduces the
-gradient, so every rank's loss reaches every rank's inputs through mu_B and sigma_B^2). W
-processes then normalise exactly like one process holding the whole batch.
+variance; `all_reduce_sum`, whose backward all-reduces the gradient, so every rank's loss
+reaches every rank's inputs through mu_B and sigma_B^2). W processes then normalise exactly
+like one process holding the whole batch.
 
 Outside a multi-process group, and in eval mode, it is nn.BatchNorm: same parameters, buffers
 and state-dict keys, so checkpoints load either way.
@@ -20,13 +20,37 @@ from __future__ import annotations
 
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as distributed_functional
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 
 def _group_active() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """y = sum_r x_r on every rank r; dL/dx_r = sum_r' dL_r'/dy, since every rank's loss uses y.
+
+    Written here: torch.distributed.nn.functional's version now warns that it is deprecated,
+    and functional collectives are differentiable only in recent torch releases.
+    """
+
+    @staticmethod
+    def forward(ctx: object, x: torch.Tensor) -> torch.Tensor:
+        total = x.clone()
+        dist.all_reduce(total)
+        return total
+
+    @staticmethod
+    def backward(ctx: object, grad: torch.Tensor) -> torch.Tensor:
+        total = grad.clone()
+        dist.all_reduce(total)
+        return total
+
+
+def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
+    """Differentiable sum of `x` over the processes of the group."""
+    return _AllReduceSum.apply(x)
 
 
 class GlobalBatchNorm(_BatchNorm):
@@ -44,11 +68,11 @@ class GlobalBatchNorm(_BatchNorm):
         dims = [0, *range(2, x.dim())]  # every axis but the channels
         shape = (1, -1) + (1,) * (x.dim() - 2)  # broadcast (C,) over (B, C, ...)
         local_count = x.new_full((1,), x.numel() // x.shape[1])
-        totals = distributed_functional.all_reduce(torch.cat([x.sum(dims), local_count]))  # (C + 1,)
+        totals = all_reduce_sum(torch.cat([x.sum(dims), local_count]))  # (C + 1,)
         count = totals[-1]
         mean = totals[:-1] / count  # (C,) mu_B
         centred = x - mean.view(shape)
-        variance = distributed_functional.all_reduce(centred.square().sum(dims)) / count  # (C,) sigma_B^2
+        variance = all_reduce_sum(centred.square().sum(dims)) / count  # (C,) sigma_B^2
         y = centred * torch.rsqrt(variance + self.eps).view(shape)
         if self.affine:
             y = y * self.weight.view(shape) + self.bias.view(shape)
