@@ -28,10 +28,41 @@ WORKER = HERE / "ddp_worker.py"
 
 
 def torchrun(args: list[str], *, processes: int = 2, timeout_s: float = 120) -> subprocess.CompletedProcess:
-    """`torchrun --standalone --nproc_per_node PROCESSES ARGS` (ARGS: a script or `-m module ...`)."""
+    """`torchrun --standalone --nproc_per_node PROCESSES ARGS` (ARGS: a script or `-m module ...`).
+
+    A run that outlives `timeout_s` fails the test with every worker's Python stacks: the
+    workers run with faulthandler on, and get SIGABRT, which makes each print where it hangs.
+    """
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes), *args]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, env=env)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONFAULTHANDLER": "1"}
+    agent = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        stdout, stderr = agent.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        for worker in _children(agent.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker, signal.SIGABRT)
+        try:
+            stdout, stderr = agent.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            agent.kill()
+            stdout, stderr = agent.communicate()
+        raise AssertionError(f"torchrun ran past {timeout_s:g} s; the workers' stacks:\n{stderr[-8000:]}") from None
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+    return subprocess.CompletedProcess(command, agent.returncode, stdout, stderr)
+
+
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is `pid` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (comm)": state, ppid, ...
+            if int(fields[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
 
 
 def train_in_processes(
