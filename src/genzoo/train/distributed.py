@@ -103,10 +103,17 @@ def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
 
 
 def all_reduce_max(tensor: torch.Tensor) -> torch.Tensor:
-    """In-place max over ranks, e.g. of stop flags so every rank stops at the same step."""
+    """In-place max over ranks, e.g. of divergence flags so every rank stops at the same step."""
     if is_active():
         dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
     return tensor
+
+
+def all_reduce_max_async(tensor: torch.Tensor) -> dist.Work | None:
+    """Start an in-place max over ranks without waiting: the handle to wait on (None in a single process)."""
+    if not is_active():
+        return None
+    return dist.all_reduce(tensor, op=dist.ReduceOp.MAX, async_op=True)
 
 
 def broadcast_buffers(module: nn.Module) -> None:

@@ -11,7 +11,6 @@ from collections import deque
 from typing import Any
 
 import torch
-import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from genzoo.train import distributed
@@ -68,9 +67,10 @@ class StopVote:
         """Vote `requested` for this step; True when some rank had asked by the previous one."""
         decided = self._collect()
         flag = self._votes[int(requested)].clone()  # () on the device
-        work = dist.all_reduce(flag, op=dist.ReduceOp.MAX, async_op=True)
+        work = distributed.all_reduce_max_async(flag)
         if self.on_cuda:
-            work.wait()  # NCCL: the current stream waits for the collective; the host does not
+            if work is not None:
+                work.wait()  # NCCL: the current stream waits for the collective; the host does not
             result = torch.empty((), pin_memory=True)
             result.copy_(flag, non_blocking=True)
             event = torch.cuda.Event()
