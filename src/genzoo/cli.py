@@ -399,13 +399,9 @@ def command_datasets(args: argparse.Namespace) -> int:
 
 
 def command_models(args: argparse.Namespace) -> int:
-    from genzoo.models import MODEL_REGISTRY
+    from genzoo.model_catalog import catalog_lines  # no torch: the listing answers at once
 
-    for name in sorted(MODEL_REGISTRY):
-        cls = MODEL_REGISTRY[name]
-        summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        capabilities = ", ".join(cls.capabilities.names()) or "sampling only"
-        print(f"{name:<16} {summary}  [{capabilities}]")
+    print("\n".join(catalog_lines()))
     return 0
 
 

@@ -95,6 +95,9 @@ class Autoencoder(GenerativeModel):
         super().__init__(config, data_format)
         if config.reconstruction == "bce" and data_format.value_range != (0.0, 1.0):
             raise ValueError("reconstruction=bce needs data in [0, 1]: drop scale-symmetric or use reconstruction=l2")
+        # kept out of compiled graphs (a collective under torchrun; tiny either way); wrapped here, not by a
+        # decorator, because torch.compiler.disable imports the compiler stack (~1.5 s) on `import genzoo`
+        self._update_latent_moments = torch.compiler.disable(self._update_latent_moments)
         dims = data_format.dims
         if config.architecture == "conv":
             self.encoder_body, bottleneck = conv_encoder(data_format.image_shape, config.channels, config.downsamples)
@@ -143,7 +146,6 @@ class Autoencoder(GenerativeModel):
         return {"loss": recon, "recon": recon, "mse": per_subpixel.detach().flatten(1).mean(1)}
 
     @torch.no_grad()
-    @torch.compiler.disable  # a collective under torchrun; tiny either way
     def _update_latent_moments(self, z: torch.Tensor) -> None:
         """Running mean and covariance of the codes (the ex-post latent density), in fp32 even under autocast."""
         with torch.autocast(device_type=z.device.type, enabled=False):
