@@ -93,3 +93,13 @@ def test_only_finetuning_moves_the_encoder(shapes_data, pretrained_vae, finetune
     moved = [k for k, v in classifier.model.named_parameters() if not torch.equal(v, original[k])]
     assert bool(moved) is finetune
     assert all(k.startswith(("encoder_body", "to_posterior")) for k in moved), moved  # the decoder gets no gradient
+
+
+def test_progress_counts_every_classifier_step_and_changes_nothing(shapes_data, pretrained_vae, capsys):
+    train_x, train_y, test_x, test_y = shapes_data
+    settings = TransferSettings(steps=7, batch_size=16)
+    quiet = transfer_table(pretrained_vae, train_x, train_y, test_x, test_y, shots=(2, 4), settings=settings)
+    shown = transfer_table(pretrained_vae, train_x, train_y, test_x, test_y, shots=(2, 4), settings=settings, progress=True)
+    assert quiet == shown
+    shown_bar = capsys.readouterr().err
+    assert "/28 " in shown_bar and "K=4/class, random init" in shown_bar  # 2 shots x 2 initialisations x 7 steps

@@ -222,3 +222,15 @@ def test_a_tiny_model_overfits_a_handful_of_images(name):
         optimizer.step()
     baseline = 64 * math.log(2)
     assert model.loss(images)["nll"].mean().item() < 0.2 * baseline
+
+
+@pytest.mark.parametrize("method", ["fast", "naive"])
+def test_row_progress_reports_every_row_and_leaves_the_draw_unchanged(method):
+    from genzoo.explore.sampling import sample_images
+
+    model = tiny_model("pixelcnn", (1, 5, 4), levels=2)
+    rows = []
+    plain = model.sample(3, generator=torch.Generator().manual_seed(1), method=method)
+    watched = model.sample(3, generator=torch.Generator().manual_seed(1), method=method, on_row=lambda: rows.append(1))
+    assert torch.equal(plain, watched) and len(rows) == 5  # one call per image row
+    assert torch.equal(sample_images(model, 3, seed=2, batch_size=2, progress=True), sample_images(model, 3, seed=2, batch_size=2))

@@ -17,7 +17,8 @@ preprocessed float images in the model's data format (what the model was trained
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -106,8 +107,12 @@ def train_classifier(
     train_y: torch.Tensor,
     num_classes: int,
     settings: TransferSettings,
+    on_step: Callable[[float], None] | None = None,
 ) -> EncoderClassifier:
-    """Cross-entropy training of head(encode(x)) on (train_x, train_y) for settings.steps Adam steps."""
+    """Cross-entropy training of head(encode(x)) on (train_x, train_y) for settings.steps Adam steps.
+
+    on_step, if given, receives each step's loss (a progress bar's update).
+    """
     if not model.capabilities.encoder:
         raise ValueError(f"model {model.name!r} has no encoder to transfer")
     device = model.device
@@ -135,6 +140,8 @@ def train_classifier(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if on_step is not None:
+            on_step(loss.item())
     return classifier
 
 
@@ -148,6 +155,7 @@ def transfer_table(
     shots: Sequence[int] = (10, 100, 1000),
     num_classes: int | None = None,
     settings: TransferSettings = TransferSettings(),
+    progress: bool = False,
 ) -> list[dict[str, Any]]:
     """Test accuracy of pretrained vs randomly initialised encoder + head, for each K in `shots`.
 
@@ -158,12 +166,14 @@ def transfer_table(
     num_classes = num_classes or int(max(train_y.max().item(), test_y.max().item())) + 1
     random_model = randomly_initialised(model, settings.seed + 1)
     rows = []
+    bar = _progress_bar(2 * len(shots) * settings.steps, progress)
     for per_class in shots:
         subset = balanced_subset(train_y, per_class, num_classes, settings.seed)
         x, y = train_x[subset], train_y[subset]
         scores = {}
         for name, encoder in (("pretrained", model), ("random_init", random_model)):
-            classifier = train_classifier(encoder, x, y, num_classes, settings)
+            bar.set_description(f"K={per_class}/class, {name.replace('_', ' ')}")
+            classifier = train_classifier(encoder, x, y, num_classes, settings, on_step=lambda loss: bar.set_postfix(loss=f"{loss:.3f}", refresh=False) or bar.update(1))
             scores[name] = accuracy(classifier, test_x, test_y, settings.eval_batch_size)
         rows.append({
             "per_class": per_class,
@@ -176,4 +186,12 @@ def transfer_table(
             "finetune": settings.finetune,
             "steps": settings.steps,
         })
+    bar.close()
     return rows
+
+
+def _progress_bar(total: int, enabled: bool) -> Any:
+    """tqdm over every classifier step of the table (disabled: the same object, silent)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="step", leave=False, disable=not enabled, file=sys.stderr)

@@ -19,6 +19,7 @@ Inputs are float batches in the DataFormat's value space; the network sees them 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Literal, Protocol
 
 import torch
@@ -177,12 +178,16 @@ class AutoregressiveModel(GenerativeModel):
         temperature: float = 1.0,
         generator: torch.Generator | None = None,
         method: SamplerName | None = None,
+        on_row: Callable[[], None] | None = None,
     ) -> torch.Tensor:
-        """n images (n, C, H, W) drawn sub-pixel by sub-pixel; method: fast / naive (default: config.sampler)."""
+        """n images (n, C, H, W) drawn sub-pixel by sub-pixel; method: fast / naive (default: config.sampler).
+
+        on_row, if given, is called after each finished image row (a progress bar's update).
+        """
         shape = (n, *self.data_format.image_shape)
         blank = torch.zeros(shape, device=self.device, dtype=self._dtype())
         keep = torch.zeros(shape, device=self.device, dtype=torch.bool)
-        return self.complete(blank, keep, labels=labels, temperature=temperature, generator=generator, method=method)
+        return self.complete(blank, keep, labels=labels, temperature=temperature, generator=generator, method=method, on_row=on_row)
 
     @torch.no_grad()
     def complete(
@@ -194,6 +199,7 @@ class AutoregressiveModel(GenerativeModel):
         temperature: float = 1.0,
         generator: torch.Generator | None = None,
         method: SamplerName | None = None,
+        on_row: Callable[[], None] | None = None,
     ) -> torch.Tensor:
         """Sample every sub-pixel where keep (B, C, H, W) is False, given the kept ones: (B, C, H, W).
 
@@ -234,6 +240,8 @@ class AutoregressiveModel(GenerativeModel):
                     level = sample_level(log_probs, uniforms[:, channel, row, col], temperature)  # (B,)
                     drawn = levels_to_scaled(level.to(dtype), num_levels)
                     canvas[:, channel, row, col] = torch.where(keep[:, channel, row, col], canvas[:, channel, row, col], drawn)
+            if on_row is not None:
+                on_row()
         return self.from_scaled(canvas)
 
     def _dtype(self) -> torch.dtype:
