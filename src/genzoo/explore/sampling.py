@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -26,12 +29,14 @@ def sample_images(
     temperature: float = 1.0,
     seed: int = 0,
     batch_size: int = 256,
+    progress: bool = False,
     **sample_options: Any,
 ) -> torch.Tensor:
     """n samples as uint8 (n, C, H, W), drawn in eval mode from a generator seeded with `seed`.
 
     Class-conditional models get `labels` (n,), default: classes in turn (0, 1, ..., K-1, 0, ...).
     `sample_options` go to `model.sample` (e.g. method="naive" for autoregressive models).
+    progress: a bar over image rows for the sequential (autoregressive) samplers, the slow ones.
     """
     if n < 1:
         raise ValueError(f"number of samples must be >= 1, got {n}")
@@ -42,10 +47,26 @@ def sample_images(
     if labels is None and model.capabilities.label_conditional and model.data_format.num_classes:
         labels = torch.arange(n, device=device) % model.data_format.num_classes
     chunks = []
-    for start in range(0, n, batch_size):
-        count = min(batch_size, n - start)
-        chunk_labels = None if labels is None else labels[start : start + count].to(device)
-        images = model.sample(count, labels=chunk_labels, temperature=temperature, generator=generator, **sample_options)
-        chunks.append(to_display(images, model.data_format).cpu())
+    with row_progress(model, batches=-(-n // batch_size), enabled=progress) as on_row:
+        if on_row is not None:
+            sample_options = {**sample_options, "on_row": on_row}
+        for start in range(0, n, batch_size):
+            count = min(batch_size, n - start)
+            chunk_labels = None if labels is None else labels[start : start + count].to(device)
+            images = model.sample(count, labels=chunk_labels, temperature=temperature, generator=generator, **sample_options)
+            chunks.append(to_display(images, model.data_format).cpu())
     model.train(was_training)
     return torch.cat(chunks)
+
+
+@contextmanager
+def row_progress(model: GenerativeModel, *, batches: int, enabled: bool) -> Iterator[Callable[[], None] | None]:
+    """A progress bar over the image rows an autoregressive model draws (None when off or not sequential)."""
+    if not (enabled and model.capabilities.exact_likelihood):
+        yield None
+        return
+    from tqdm.auto import tqdm
+
+    height = model.data_format.image_shape[1]
+    with tqdm(total=batches * height, desc=f"sampling {model.name}", unit="row", leave=False, file=sys.stderr) as bar:
+        yield lambda: bar.update(1)
