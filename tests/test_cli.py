@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import subprocess
@@ -49,7 +50,7 @@ def test_train_writes_the_run_directory(trained_run):
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert {r["split"] for r in records} == {"train", "test"}
     assert max(r["step"] for r in records) == 8
-    assert all(r["loss"] == r["loss"] for r in records)  # no NaN
+    assert all(isinstance(r["loss"], float) and math.isfinite(r["loss"]) for r in records)  # NaN would be logged as null
 
 
 def test_sample_writes_a_grid_of_n_images(trained_run):
@@ -57,8 +58,8 @@ def test_sample_writes_a_grid_of_n_images(trained_run):
     result = genzoo("sample", "run", "-n", "9", "--out", "grid.png", "--nrow", "3", cwd=root)
     assert "grid.png" in result.stdout
     with Image.open(root / "grid.png") as image:
-        # 3x3 cells of 32 px with 2 px padding around and between
-        assert image.size == (3 * 34 + 2, 3 * 34 + 2)
+        # 3x3 cells of 32 px, enlarged 3x by default (readable_scale), with 2 px padding around and between
+        assert image.size == (3 * (96 + 2) + 2, 3 * (96 + 2) + 2)
 
 
 def test_sample_is_reproducible_with_a_seed(trained_run):
@@ -178,3 +179,36 @@ def test_report_compares_runs_with_their_evaluations(trained_run):
             f"| not on the slide — {ratio:.2f}x | not measured | reconstruction — ") in markdown
     assert {"0-samples.png", "0-training-loss.png"} <= {p.name for p in (root / "rep" / "assets").iterdir()}
     assert_one_line_error(genzoo("report", "no-such-run", cwd=root, check=False), "no-such-run")
+
+
+def test_budget_cpu_picks_the_cpu_preset_or_says_which_exist():
+    from genzoo.cli import PRESET_DIR, resolve_preset
+    from genzoo.errors import ConfigError
+
+    cpu_pair = sorted(PRESET_DIR.glob("*-fashion-mnist-cpu.yaml"))[0].name.removesuffix("-fashion-mnist-cpu.yaml")
+    preset, path = resolve_preset(None, cpu_pair, "fashion-mnist", "cpu")
+    assert path.name == f"{cpu_pair}-fashion-mnist-cpu.yaml" and preset["model"]["name"] == cpu_pair
+    assert resolve_preset(None, cpu_pair, "fashion-mnist")[1].name == f"{cpu_pair}-fashion-mnist.yaml"
+    with pytest.raises(ConfigError, match="no CPU preset for ae on mnist; CPU presets exist for .*fashion-mnist"):
+        resolve_preset(None, "ae", "mnist", "cpu")
+
+
+def test_budget_and_config_together_is_one_line_error(tmp_path):
+    result = genzoo("train", "ae", "--data", "shapes", "--budget", "cpu", "--config", "ae-shapes", "--steps", "1", cwd=tmp_path, check=False)
+    assert_one_line_error(result, "--budget", "--config")
+
+
+def test_train_guards_the_run_directory_and_the_saved_dataset(trained_run):
+    root, run = trained_run
+    assert_one_line_error(genzoo("train", "--resume", "--out", "run", "--data", "fashion-mnist", "--steps", "20", cwd=root, check=False),
+                          "cannot change data.name when resuming ('shapes' -> 'fashion-mnist')")
+    (root / "mine").mkdir(exist_ok=True)
+    (root / "mine" / "config.yaml").write_text("my: settings\n")
+    assert_one_line_error(genzoo("train", "ae", "--data", "shapes", "--steps", "1", "--out", "mine", cwd=root, check=False),
+                          "mine is not empty and holds no genzoo run (it holds: config.yaml)")
+    assert (root / "mine" / "config.yaml").read_text() == "my: settings\n"
+    assert_one_line_error(genzoo("train", "ae", "--data", "shapes", "--steps", "1", "--out", "mine/config.yaml", cwd=root, check=False),
+                          "is a file, not a directory")
+    assert_one_line_error(genzoo("train", "ae", "--data", "shapes", "--steps", "1", "--lr", "nan", "--out", "new", cwd=root, check=False),
+                          "train.lr must be > 0 and finite, got nan")
+    assert not (root / "new").exists()

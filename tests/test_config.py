@@ -99,6 +99,48 @@ def test_train_config_validation():
         run_config_from_dict({"data": "shapes"})
 
 
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"lr": float("nan")}, "train.lr must be > 0 and finite, got nan"),
+        ({"lr": float("inf")}, "train.lr must be > 0 and finite, got inf"),
+        ({"epochs": float("nan")}, "train.epochs must be > 0 and finite, got nan"),
+        ({"betas": [2, 3]}, r"train.betas must both be in \[0, 1\), got \[2.0, 3.0\]"),
+        ({"betas": [0.9, float("nan")]}, "train.betas must both be in"),
+        ({"weight_decay": -1}, "train.weight_decay must be >= 0 and finite, got -1.0"),
+        ({"momentum": float("nan")}, "train.momentum must be >= 0"),
+        ({"seed": 2**64}, r"train.seed must be in \[0, 2\*\*63 - 1\], got 18446744073709551616"),
+        ({"seed": -1}, "train.seed must be in"),
+        ({"checkpoint_every": -1}, "train.checkpoint_every must be >= 0, got -1 \(0: only at the end of the run\)"),
+        ({"eval_every": -5}, "train.eval_every must be >= 0"),
+        ({"warmup_steps": -10}, "train.warmup_steps must be >= 0, got -10"),
+        ({"log_every": 0}, "train.log_every must be >= 1"),
+        ({"eval_batches": 0}, "train.eval_batches must be >= 1"),
+        ({"divergence_factor": float("nan")}, "train.divergence_factor must be > 1, got nan"),
+        ({"divergence_factor": 0.5}, "train.divergence_factor must be > 1"),
+        ({"grad_clip": float("nan")}, "train.grad_clip must be > 0 and finite, got nan"),
+        ({"gamma": float("nan")}, r"train.gamma must be in \(0, 1\]"),
+        ({"min_lr_ratio": 2}, r"train.min_lr_ratio must be in \[0, 1\]"),
+    ],
+)
+def test_train_config_refuses_values_that_would_break_or_mislead_a_run(values, message):
+    with pytest.raises(ConfigError, match=message):
+        build_dataclass(TrainConfig, values, section="train")
+
+
+def test_train_config_accepts_the_edges():
+    config = build_dataclass(TrainConfig, {"seed": 2**63 - 1, "divergence_factor": float("inf"), "betas": [0, 0.999],
+                                           "checkpoint_every": 0, "warmup_steps": 0, "weight_decay": 0, "gamma": 1})
+    assert config.seed == 2**63 - 1 and config.divergence_factor == float("inf")
+
+
+def test_a_bad_value_is_refused_even_when_a_later_layer_replaces_it():
+    with pytest.raises(ConfigError, match="bad value 'abc' for train.batch_size: expected an integer"):
+        resolve_run_config(base={"model": "ae"}, overrides={"train": {"batch_size": "abc"}}, flags={"train": {"batch_size": 32}})
+    with pytest.raises(ConfigError, match="unknown option 'batchsize' for train"):
+        resolve_run_config(base={"model": "ae"}, preset={"train": {"batchsize": 8}}, flags={"train": {"batch_size": 32}})
+
+
 def test_load_yaml_errors(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_yaml(str(tmp_path / "missing.yaml"))

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+import torch
 
 from genzoo.cli import PRESET_DIR
 from genzoo.config import load_yaml
@@ -11,6 +12,8 @@ from genzoo.models import build_model_from_format, model_class
 from genzoo.train.config import resolve_run_config
 
 PRESETS = sorted(PRESET_DIR.glob("*.yaml"))
+CPU_SUFFIX = "-cpu"  # MODEL-DATASET-cpu.yaml: sized for minutes on a 2-core CPU, beside the paper-size MODEL-DATASET.yaml
+CPU_PRESETS = sorted(PRESET_DIR.glob(f"*{CPU_SUFFIX}.yaml"))
 
 
 def test_presets_exist():
@@ -20,10 +23,82 @@ def test_presets_exist():
 @pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.stem)
 def test_preset_builds_its_model(path: Path):
     config = resolve_run_config(preset=load_yaml(str(path)))
-    assert path.stem.startswith(config.model + "-") and path.stem.endswith(config.data.name), "name presets MODEL-DATASET.yaml"
+    name = path.stem.removesuffix(CPU_SUFFIX)
+    assert name.startswith(config.model + "-") and name.endswith(config.data.name), "name presets MODEL-DATASET[-cpu].yaml"
     assert config.train.steps or config.train.epochs, "a preset states its training budget"
     info = dataset_info(config.data.name, **config.data.options)
     steps = config.data.preprocess if config.data.preprocess is not None else model_class(config.model).default_preprocess
     data_format = Preprocessor(steps).output_format(info)
     model = build_model_from_format(config.model, data_format, config.model_options)
     assert sum(p.numel() for p in model.parameters()) > 0
+
+
+# ---- CPU-budget presets ------------------------------------------------------------------
+# The best training throughput measured on one core of the reference 2-core Xeon is about
+# 0.1 TFLOP/s (docs/benchmarks.md, "Throughput of every model"); 30 minutes on both cores at that
+# rate bounds what a CPU preset may ask for. The paper-size PixelCNN preset asks for ~4,500 TFLOP.
+CPU_BUDGET_TFLOP = 0.1 * 2 * 30 * 60
+
+
+def _model_and_config(path: Path):
+    config = resolve_run_config(preset=load_yaml(str(path)))
+    info = dataset_info(config.data.name, **config.data.options)
+    steps = config.data.preprocess if config.data.preprocess is not None else model_class(config.model).default_preprocess
+    preprocessor = Preprocessor(steps)
+    model = build_model_from_format(config.model, preprocessor.output_format(info), config.model_options)
+    return model, config, preprocessor
+
+
+def _training_flops_per_image(model, preprocessor) -> float:
+    """Matmul + conv FLOPs of forward and backward, every phase and repeat, per training image."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    batch = 2
+    fmt = model.data_format
+    images = torch.randint(0, 256, (batch, *fmt.image_shape), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    x = preprocessor(images, torch.Generator().manual_seed(1))  # (B, C, H, W)
+    y = torch.arange(batch) % fmt.num_classes if fmt.num_classes else None
+    counter = FlopCounterMode(display=False)
+    with counter:
+        for phase in model.training_phases():
+            for _ in range(phase.repeats):
+                model.loss(x, y, phase.name)["loss"].mean().backward()
+    return counter.get_total_flops() / batch
+
+
+def test_cpu_presets_exist():
+    assert len(CPU_PRESETS) >= 4
+
+
+@pytest.mark.parametrize("path", CPU_PRESETS, ids=lambda p: p.stem)
+def test_cpu_preset_documents_its_command_and_states_steps(path: Path):
+    config = resolve_run_config(preset=load_yaml(str(path)))
+    header = [line for line in path.read_text().splitlines() if line.startswith("#")]
+    assert any(f"genzoo train {config.model} " in line and f"--config {path.stem}" in line for line in header), (
+        "the header comment shows the command that selects the preset by name")
+    assert config.train.steps and config.train.epochs is None, "a CPU budget is stated in steps, so its time is predictable"
+
+
+@pytest.mark.parametrize("path", CPU_PRESETS, ids=lambda p: p.stem)
+def test_cpu_preset_fits_the_cpu_budget(path: Path):
+    model, config, preprocessor = _model_and_config(path)
+    per_image = _training_flops_per_image(model, preprocessor)
+    assert per_image > 0
+    total_tflop = per_image * config.train.batch_size * config.train.steps / 1e12
+    assert total_tflop <= CPU_BUDGET_TFLOP, f"{path.stem} asks {total_tflop:.0f} TFLOP, over the {CPU_BUDGET_TFLOP:.0f} of 30 min on 2 cores"
+
+
+def test_cpu_budget_check_rejects_a_paper_size_preset():
+    """The budget above is a real bound: the paper-size PixelCNN preset does not fit it."""
+    model, config, preprocessor = _model_and_config(PRESET_DIR / "pixelcnn-fashion-mnist.yaml")
+    steps = config.train.epochs * 60_000 / config.train.batch_size
+    assert _training_flops_per_image(model, preprocessor) * config.train.batch_size * steps / 1e12 > CPU_BUDGET_TFLOP
+
+
+@pytest.mark.parametrize("path", CPU_PRESETS, ids=lambda p: p.stem)
+def test_cpu_preset_is_found_by_name(path: Path):
+    from genzoo.cli import resolve_preset
+
+    config = resolve_run_config(preset=load_yaml(str(path)))
+    found, found_path = resolve_preset(path.stem, config.model, config.data.name)
+    assert found_path == path and found == load_yaml(str(path))

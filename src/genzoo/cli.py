@@ -12,7 +12,7 @@
     genzoo interpolate RUN_DIR           decode along the path between two codes (--a/--b images or test indices)
     genzoo finetune RUN_DIR              the encoder as a classifier's start vs random init, for several K
     genzoo complete RUN_DIR              image completion: originals, masked inputs, completions
-    genzoo arithmetic RUN_DIR --expr E   latent vector arithmetic (DCGAN paper), e.g. "red circle - red square + blue square"
+    genzoo arithmetic RUN_DIR [--expr E] latent vector arithmetic (DCGAN paper), e.g. "red,circle - red,square + blue,square"
     genzoo eval RUN_DIR                  likelihood (nats, bits/dim), FID/KID/precision-recall, speed, sharpness
     genzoo features train --data NAME    train and cache the feature classifier behind FID/KID/P&R
     genzoo report RUN_DIR... --out DIR   runs side by side: metric and properties tables, samples, family figures, curves
@@ -33,6 +33,7 @@ from typing import Any
 from genzoo.errors import GenzooError
 
 PRESET_DIR = Path(__file__).resolve().parents[2] / "configs"
+BUDGETS = ("paper", "cpu")  # --budget: the preset's suffix ("" or "-cpu")
 
 
 # ---- argument parsing -------------------------------------------------------------------
@@ -46,25 +47,28 @@ def build_parser() -> argparse.ArgumentParser:
     budget = train.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=int, help="optimisation steps")
     budget.add_argument("--epochs", type=float, help="passes over the training split")
-    train.add_argument("--out", help="run directory (default: runs/MODEL-DATASET)")
+    train.add_argument("--out", help="run directory (default: runs/MODEL-DATASET); a fresh run needs it new, empty, or a genzoo run without checkpoint")
     train.add_argument("--config", help="YAML file or preset name from configs/ (default: configs/MODEL-DATASET.yaml if present)")
+    train.add_argument("--budget", choices=BUDGETS, default="paper",
+                       help="which preset: paper (the paper's size, for GPUs; default) or cpu (MODEL-DATASET-cpu.yaml: minutes on a laptop)")
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. train.lr=3e-4 model.latent_dim=16 (repeatable)")
     train.add_argument("--device", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
     train.add_argument("--seed", type=int, help="random seed")
     train.add_argument("--batch-size", type=int, help="global batch size")
     train.add_argument("--lr", type=float, help="learning rate")
-    train.add_argument("--data-dir", help="directory holding the dataset files")
+    train.add_argument("--data-dir", help="directory holding the dataset files (searched alone; downloads land there)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out (or RUN_DIR given as MODEL) from its last checkpoint")
     train.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to metrics.jsonl)")
 
     sample = commands.add_parser("sample", help="draw samples from a trained model into a PNG grid")
     sample.add_argument("path", metavar="RUN_DIR|CKPT")
-    sample.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
+    sample.add_argument("-n", type=int, help="number of samples (default 64; 2500 points for a toy2d run's scatter plot)")
     sample.add_argument("--out", help="PNG file (default: RUN_DIR/samples/sample.png)")
     sample.add_argument("--temperature", type=float, default=1.0)
     sample.add_argument("--label", type=int, help="class label for class-conditional models")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--nrow", type=int, help="images per row")
+    sample.add_argument("--scale", type=int, help="enlarge each image N times, nearest neighbour (default: about 80 px a cell)")
     sample.add_argument("--which", choices=("best", "last"), default="best", help="checkpoint of a run dir (default best)")
     sample.add_argument("--device", default="cpu")
     sample.add_argument("--sampler", choices=("fast", "naive"), help="autoregressive models: cached fast sampler or one full pass per sub-pixel")
@@ -99,9 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     reconstruct = explorer("reconstruct", "test images over their reconstructions", "reconstructions.png")
     reconstruct.add_argument("-n", type=int, default=32, help="number of test images (default 32)")
     reconstruct.add_argument("--per-row", type=int, default=8)
+    reconstruct.add_argument("--scale", type=int, help="enlarge each image N times, nearest neighbour (default: about 80 px a cell)")
 
     traverse = explorer("traverse", "sweep each latent dimension over the prior's quantiles", "traversal.png")
-    traverse.add_argument("--dims", help="comma-separated latent dimensions (default: all, at most 16)")
+    traverse.add_argument("--dims", help="comma-separated latent dimensions (default: the active ones by KL, highest first, at most 16)")
+    traverse.add_argument("--usage-images", type=int, default=1000, help="test images to measure each dimension's KL / activity on (default 1000)")
+    traverse.add_argument("--scale", type=int, help="enlarge each image N times, nearest neighbour (default: about 80 px a cell)")
     traverse.add_argument("--steps", type=int, default=9)
     traverse.add_argument("--from-test", type=int, help="hold the other dimensions at this test image's code (default: the prior mean)")
     traverse.add_argument("--manifold", action="store_true", help="2-D latent: decode the whole inverse-CDF grid")
@@ -114,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     interpolate.add_argument("--pairs", type=int, default=4, help="without images: number of random latent pairs")
     interpolate.add_argument("--steps", type=int, default=10)
     interpolate.add_argument("--kind", choices=("linear", "slerp"), default="linear")
+    interpolate.add_argument("--scale", type=int, help="enlarge each image N times, nearest neighbour (default: about 80 px a cell)")
 
     finetune = explorer("finetune", "encoder as the start of a classifier, vs random initialisation", "finetune.json")
     finetune.add_argument("--labels-per-class", type=int, nargs="+", default=[10, 100, 1000], metavar="K")
@@ -129,30 +137,45 @@ def build_parser() -> argparse.ArgumentParser:
     complete.add_argument("-n", type=int, default=5, help="completions per image")
     complete.add_argument("--temperature", type=float, default=1.0)
     complete.add_argument("--sampler", choices=("fast", "naive"))
+    complete.add_argument("--scale", type=int, help="enlarge each image N times, nearest neighbour (default: about 80 px a cell)")
 
-    arithmetic = explorer("arithmetic", "latent vector arithmetic on a generator: A - B + C", "arithmetic.png")
+    arithmetic = explorer("arithmetic", "latent vector arithmetic A - B + C (mean code of exemplars per concept)", "arithmetic.png")
     arithmetic.set_defaults(which="last")
-    arithmetic.add_argument("--expr", required=True, help='e.g. "colour=red,shape=circle - colour=red,shape=square + colour=blue,shape=square"')
-    arithmetic.add_argument("--source", choices=("invert", "classify"), default="invert",
-                            help="exemplars' z: invert the generator on dataset images, or classify prior samples")
-    arithmetic.add_argument("--exemplars", type=int, default=3, help="images averaged per concept (the paper uses 3)")
-    arithmetic.add_argument("--results", type=int, default=9)
-    arithmetic.add_argument("--noise", type=float, default=0.25, help="half-width of the uniform noise around the result")
-    arithmetic.add_argument("--score", action="store_true", help="also measure how often the result shows the expected attributes")
+    arithmetic.add_argument("--expr", help='concepts joined by " + " / " - ", each key=value or bare values joined by commas; '
+                            'default on shapes "red,circle - red,square + blue,square"; also e.g. "green,triangle - green + yellow", '
+                            '"large,square - square + circle", "x=left,red - x=left + x=right"')
+    arithmetic.add_argument("--source", choices=("auto", "encode", "classify", "invert"), default="auto",
+                            help="where exemplar codes come from: encode real images (models with an encoder), classify prior samples "
+                                 "with the attribute classifier, or invert the generator on real images; auto (default): encode if the "
+                                 "model has an encoder, else classify on datasets with attributes, else invert")
+    arithmetic.add_argument("--exemplars", type=int, default=3, help="exemplars per concept (the paper averages 3)")
+    arithmetic.add_argument("--no-match", action="store_true",
+                            help="random exemplars whose mean codes are combined, as in the paper (default where the dataset has attributes: "
+                                 "exemplar i of every concept shares the attributes the concept leaves free, one result per i)")
+    arithmetic.add_argument("--results", type=int, default=9, help="result images: G(Y), then G(Y + noise)")
+    arithmetic.add_argument("--noise", type=float, default=0.25,
+                            help="half-width of the uniform noise around the result, as a fraction of the latent spread (paper: 0.25 of U[-1, 1])")
+    arithmetic.add_argument("--score", action="store_true", help="measure how often results show the expected attributes, against chance")
     arithmetic.add_argument("--trials", type=int, default=10, help="with --score: repetitions with fresh exemplars")
+    arithmetic.add_argument("--candidates", type=int, default=2048, help="prior samples judged for --source classify and for the chance rate")
+    arithmetic.add_argument("--classifier-steps", type=int, default=300, help="training steps of the attribute classifier (cached per dataset and recipe)")
+    arithmetic.add_argument("--scale", type=int, help="enlarge each image N times, nearest neighbour (default: about 80 px a cell)")
 
     evaluate = commands.add_parser("eval", help="likelihood, FID/KID/precision-recall, speed and sharpness of a trained run")
     evaluate.add_argument("path", metavar="RUN_DIR|CKPT")
-    evaluate.add_argument("--metrics", default="likelihood,fid,kid,pr,classifier_score,speed,sharpness",
-                          help="comma-separated subset of likelihood, fid, kid, pr, classifier_score, speed, sharpness")
+    evaluate.add_argument("--metrics", default="likelihood,fid,kid,pr,classifier_score,recognised,speed,sharpness,latent_usage",
+                          help="comma-separated subset of likelihood, fid, kid, pr, classifier_score, recognised, speed, sharpness, latent_usage, modes "
+                               "(modes: toy2d runs only, where it replaces the image metrics)")
     evaluate.add_argument("--num-samples", type=int, default=10_000, help="generated images for FID/KID/P&R (default 10k, Lucic et al. 2018)")
     evaluate.add_argument("--iwae-k", type=int, default=5000, help="importance samples for the VAE's IWAE bound")
-    evaluate.add_argument("--test-images", type=int, help="test images for the likelihood (default: the whole split)")
+    evaluate.add_argument("--test-images", type=int, help="test images for the likelihood and latent usage (default: the whole split)")
     evaluate.add_argument("--batch-size", type=int, default=256)
     evaluate.add_argument("--device", default="auto")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--which", choices=("best", "last"), default="best")
     evaluate.add_argument("--inception-weights", help="pytorch-fid Inception-v3 weights file: use it instead of genzoo's classifier")
+    evaluate.add_argument("--features", metavar="FILE", help="a feature classifier file (.safetensors from `genzoo features train`) "
+                          "instead of the cached one of the dataset (default recipe first, else the most accurate)")
     evaluate.add_argument("--no-cache", action="store_true", help="recompute reference statistics and features")
     evaluate.add_argument("--no-progress", action="store_true")
     evaluate.add_argument("--out", help="JSON file (default: RUN_DIR/evaluation.json)")
@@ -162,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     features.add_argument("--data", required=True, help="dataset name")
     features.add_argument("--data-dir")
     features.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="dataset option, e.g. size=32")
-    features.add_argument("--epochs", type=float, default=6)
+    features.add_argument("--epochs", type=float, help="training epochs (default: the default recipe's 1.5, about a minute "
+                          "on Fashion-MNIST; 6 for a stronger classifier)")
     features.add_argument("--seed", type=int, default=0)
     features.add_argument("--device", default="cpu")
     features.add_argument("--threads", type=int, help="CPU threads (1 is often fastest on a shared 2-core machine)")
@@ -186,8 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ---- commands ---------------------------------------------------------------------------
-def resolve_preset(name: str | None, model: str | None, dataset: str | None) -> tuple[dict[str, Any], Path | None]:
-    """The YAML preset to start from: an explicit file or name, else configs/MODEL-DATASET.yaml if it exists."""
+def resolve_preset(name: str | None, model: str | None, dataset: str | None, budget: str = "paper") -> tuple[dict[str, Any], Path | None]:
+    """The YAML preset to start from: an explicit file or name, else configs/MODEL-DATASET[-cpu].yaml if it exists.
+
+    budget "cpu" asks for the CPU-sized preset and is an error when the pair has none.
+    """
     from genzoo.config import load_yaml
     from genzoo.errors import ConfigError
 
@@ -200,10 +227,14 @@ def resolve_preset(name: str | None, model: str | None, dataset: str | None) -> 
                 raise ConfigError(f"config {name!r} is neither a file nor a preset: give a YAML path or one of {available}")
             path = candidate
         return load_yaml(str(path)), path
+    suffix = "-cpu" if budget == "cpu" else ""
     if model and dataset:
-        candidate = PRESET_DIR / f"{model}-{dataset}.yaml"
+        candidate = PRESET_DIR / f"{model}-{dataset}{suffix}.yaml"
         if candidate.exists():
             return load_yaml(str(candidate)), candidate
+    if suffix:
+        available = ", ".join(sorted(p.stem.removesuffix(suffix) for p in PRESET_DIR.glob(f"*{suffix}.yaml"))) or "none"
+        raise ConfigError(f"--budget cpu: no CPU preset for {model} on {dataset}; CPU presets exist for {available} (or drop --budget)")
     return {}, None
 
 
@@ -225,6 +256,10 @@ def command_train(args: argparse.Namespace) -> int:
         saved = run_config_from_dict(load_yaml(str(config_path))).to_dict()
         overrides = parse_overrides(args.overrides)
         flags = _train_flags(args)
+        if args.data:  # checked against the saved dataset like every other setting
+            flags.setdefault("data", {})["name"] = args.data
+        if args.config or args.budget != "paper":
+            raise ConfigError("--resume continues the run's saved config.yaml: drop --config/--budget (change what may change with --set)")
         config = resolve_run_config(base=saved, overrides=overrides, flags=flags)
         if args.model and args.model != config.model:
             raise ConfigError(f"--resume: run {args.out} trains {config.model!r}, not {args.model!r}")
@@ -232,7 +267,9 @@ def command_train(args: argparse.Namespace) -> int:
     else:
         if not args.model:
             raise ConfigError("no model given: e.g. `genzoo train ae --data fashion-mnist` (see `genzoo models`)")
-        preset, preset_path = resolve_preset(args.config, args.model, args.data)
+        if args.config and args.budget != "paper":
+            raise ConfigError("--budget picks a preset and --config names one: give only one of them")
+        preset, preset_path = resolve_preset(args.config, args.model, args.data, args.budget)
         preset_data = preset.get("data", {})
         dataset = args.data or (preset_data.get("name") if isinstance(preset_data, dict) else preset_data)
         if not dataset:
@@ -300,13 +337,16 @@ def command_sample(args: argparse.Namespace) -> int:
     import torch
 
     from genzoo.data.grid import save_image_grid
+    from genzoo.data.toy2d import point_mixture
     from genzoo.errors import ConfigError
     from genzoo.explore.sampling import sample_images
     from genzoo.train import load_model
 
-    if args.n < 1:
+    if args.n is not None and args.n < 1:
         raise ConfigError(f"-n must be >= 1, got {args.n}")
     model, info = load_model(args.path, which=args.which, device=args.device)
+    mixture = point_mixture(info.run_config.data.name, info.run_config.data.options)  # toy2d: points, drawn as a scatter
+    args.n = args.n or (SCATTER_POINTS if mixture else 64)
     labels = None
     if args.label is not None:
         classes = model.data_format.num_classes
@@ -318,10 +358,32 @@ def command_sample(args: argparse.Namespace) -> int:
     options = {"method": args.sampler} if args.sampler else {}
     if options and not model.capabilities.exact_likelihood:
         raise ConfigError(f"--sampler: model {model.name!r} is not autoregressive; drop --sampler")
-    images = sample_images(model, args.n, labels=labels, temperature=args.temperature, seed=args.seed, **options)
+    if mixture is not None:
+        return _sample_scatter(args, model, info, mixture, labels)
+    images = sample_images(model, args.n, labels=labels, temperature=args.temperature, seed=args.seed, progress=True, **options)
     out = Path(args.out) if args.out else _run_dir_of(info.path) / "samples" / "sample.png"
-    save_image_grid(images, out, nrow=args.nrow)
+    save_image_grid(images, out, nrow=args.nrow, scale=_checked_scale(args.scale))
     print(f"wrote {args.n} samples of {model.name} (step {info.step}) to {out}")
+    return 0
+
+
+SCATTER_POINTS = 2500  # PacGAN's sample count for mode coverage
+
+
+def _sample_scatter(args: argparse.Namespace, model: Any, info: Any, mixture: str, labels: Any) -> int:
+    """`sample` on a toy2d run: a scatter of the samples over the true modes (not an image grid)."""
+    from genzoo.data.toy2d import mixture_modes
+    from genzoo.errors import ConfigError
+    from genzoo.explore.scatter import draw_mode_scatter, run_heading
+    from genzoo.metrics.modes import describe, mode_statistics, sample_points
+
+    if args.nrow is not None or getattr(args, "scale", None) is not None:
+        raise ConfigError("--nrow and --scale lay out image grids; a toy2d run's samples are drawn as a scatter plot: drop them")
+    points = sample_points(model, mixture, args.n, seed=args.seed, temperature=args.temperature, labels=labels)  # (n, 2)
+    stats = mode_statistics(points, *mixture_modes(mixture))
+    out = Path(args.out) if args.out else _run_dir_of(info.path) / "samples" / "sample.png"
+    draw_mode_scatter(points, mixture, stats, out, heading=run_heading(model, info.step) + f", sampling seed {args.seed}")
+    print(f"wrote a scatter of {args.n} samples of {model.name} (step {info.step}) over the toy2d {mixture} modes to {out}: {describe(stats)}")
     return 0
 
 
@@ -419,6 +481,7 @@ def _load_for_exploring(args: argparse.Namespace, need: str):
     from genzoo.errors import ConfigError
     from genzoo.train import load_model
 
+    _checked_scale(getattr(args, "scale", None))  # before the model loads: a bad --scale fails at once
     model, info = load_model(args.path, which=args.which, device=args.device)
     if need and not getattr(model.capabilities, need):
         raise ConfigError(f"model {model.name!r} has no {need.replace('_', ' ')}: `genzoo {args.command}` needs one (see `genzoo models`)")
@@ -432,14 +495,31 @@ def _write_grid(images, out: str | None, info, default_name: str, nrow: int | No
     return save_image_grid(images, path, nrow=nrow)
 
 
+def _checked_scale(scale: int | None) -> int | None:
+    from genzoo.errors import ConfigError
+
+    if scale is not None and scale < 1:
+        raise ConfigError(f"--scale must be an integer >= 1, got {scale}")
+    return scale
+
+
+def _write_labelled(images, args: argparse.Namespace, info, default_name: str, nrow: int, **labels) -> Path:
+    """A labelled grid (`genzoo.explore.figure`) at --out or RUN_DIR/default_name, cells enlarged by --scale."""
+    from genzoo.explore.figure import save_labelled_grid
+
+    path = Path(args.out) if args.out else _run_dir_of(info.path) / default_name
+    return save_labelled_grid(images, path, nrow=nrow, scale=_checked_scale(args.scale), **labels)
+
+
 def command_reconstruct(args: argparse.Namespace) -> int:
     from genzoo.explore.inputs import test_images
-    from genzoo.explore.reconstruction import reconstruction_rows
+    from genzoo.explore.reconstruction import reconstruction_row_labels, reconstruction_rows
 
     model, info = _load_for_exploring(args, "encoder")
     x, y = test_images(info, range(args.n), data_dir=args.data_dir, seed=args.seed)
     images, per_row = reconstruction_rows(model, x, y, per_row=args.per_row)
-    path = _write_grid(images, args.out, info, "reconstructions.png", per_row)
+    path = _write_labelled(images, args, info, "reconstructions.png", per_row, row_labels=reconstruction_row_labels(args.n, per_row),
+                           title=f"{model.name} (step {info.step}): test images over their reconstructions")
     print(f"wrote {args.n} test images (odd rows) and their reconstructions (even rows) to {path}")
     return 0
 
@@ -447,21 +527,61 @@ def command_reconstruct(args: argparse.Namespace) -> int:
 def command_traverse(args: argparse.Namespace) -> int:
     from genzoo.errors import ConfigError
     from genzoo.explore.inputs import test_images
-    from genzoo.explore.traversal import latent_manifold, traverse_latents
+    from genzoo.explore.traversal import MAX_TRAVERSAL_ROWS, dims_to_show, latent_dim_of, latent_manifold, traverse_latents
+    from genzoo.metrics.latent_usage import latent_usage
 
     model, info = _load_for_exploring(args, "latent_decoder")
+    title, usage = f"{model.name} (step {info.step})", None
     try:
         if args.manifold:
             grid = latent_manifold(model, steps=args.steps, label=args.label)
+            title += ": decoder over the 2-D latent"
         else:
-            dims = [int(d) for d in args.dims.split(",")] if args.dims else None
+            if args.dims:
+                try:
+                    dims = [int(d) for d in args.dims.split(",")]
+                except ValueError:
+                    raise ConfigError(f"--dims must be comma-separated integers, got {args.dims!r}") from None
+            else:
+                dims = None
+            if model.capabilities.encoder:
+                usage = latent_usage(model, *_usage_images(info, args))
+                dims = dims if dims is not None else dims_to_show(usage)
+            elif dims is None:  # no encoder, no usage to rank by: the first dimensions
+                dims = list(range(min(latent_dim_of(model), MAX_TRAVERSAL_ROWS)))
             x = test_images(info, [args.from_test], data_dir=args.data_dir)[0] if args.from_test is not None else None
-            grid = traverse_latents(model, x=x, label=args.label, dims=dims, steps=args.steps)
+            grid = traverse_latents(model, x=x, label=args.label, dims=dims, steps=args.steps, usage=usage)
+            order = "as in --dims" if args.dims else ("by KL, highest first" if usage is not None and usage.kl_nats is not None
+                                                      else "by code variance" if usage is not None else "")
+            title += (": each row sweeps one latent dim" + (f" ({order})" if order else "")
+                      + (f", others at test image {args.from_test}'s code" if x is not None else ", others at the latent mean"))
     except ValueError as error:
         raise ConfigError(str(error).splitlines()[0]) from None
-    path = _write_grid(grid.images, args.out, info, "traversal.png", grid.nrow)
+    path = _write_labelled(grid.images, args, info, "traversal.png", grid.nrow, title=title, **grid.labels())
+    if usage is not None:
+        shown = ", ".join(label.replace("  ", " ") for label in grid.row_labels)
+        if usage.active is not None:
+            active = [d for d in usage.order() if bool(usage.active[d])]
+            print(f"{len(active)} of {len(usage.activity)} latent dims active (Cov_x E_q[z_u] > {usage.threshold:g}, {usage.num_images} test images): "
+                  + (", ".join(f"z{d}" for d in active) or "none"))
+        print(f"rows shown ({'--dims' if args.dims else 'most used first'}): {shown}")
+    elif not args.manifold:
+        print(f"rows shown (no encoder to measure latent usage with): {', '.join(grid.row_labels)}")
     print(f"wrote a {'manifold' if args.manifold else 'latent traversal'} grid ({len(grid.images)} images) to {path}")
     return 0
+
+
+def _usage_images(info, args: argparse.Namespace):
+    """The first --usage-images test images (at most the split), preprocessed, with labels."""
+    from genzoo.data import load_dataset
+    from genzoo.errors import ConfigError
+    from genzoo.explore.inputs import test_images
+
+    if args.usage_images < 2:
+        raise ConfigError(f"--usage-images must be >= 2, got {args.usage_images}")
+    data = info.run_config.data
+    available = len(load_dataset(data.name, "test", data_dir=args.data_dir or data.data_dir, download=False, progress=False, **data.options))
+    return test_images(info, range(min(args.usage_images, available)), data_dir=args.data_dir, seed=args.seed)
 
 
 def command_interpolate(args: argparse.Namespace) -> int:
@@ -469,10 +589,12 @@ def command_interpolate(args: argparse.Namespace) -> int:
 
     from genzoo.errors import ConfigError
     from genzoo.explore.inputs import image_files, test_images
-    from genzoo.explore.interpolation import decode_path, interpolate_images
+    from genzoo.explore.interpolation import decode_path, interpolate_images, interpolation_column_labels
     from genzoo.explore.sampling import to_display
 
     model, info = _load_for_exploring(args, "latent_decoder")
+    if args.steps < 2:
+        raise ConfigError(f"--steps must be >= 2 (the two ends), got {args.steps}")
     if (args.a is None) != (args.b is None):
         raise ConfigError("give both --a and --b image files (or --from-test A B)")
     if args.a or args.from_test:
@@ -481,16 +603,23 @@ def command_interpolate(args: argparse.Namespace) -> int:
         if args.a:
             x_a, x_b = image_files(info, [args.a]), image_files(info, [args.b])
             labels = None
+            ends = (f"A = {Path(args.a).name}", f"B = {Path(args.b).name}")
         else:
             x, labels = test_images(info, args.from_test, data_dir=args.data_dir)
             x_a, x_b = x[:1], x[1:]
             labels = labels[:1] if labels is not None and model.capabilities.label_conditional else None
+            ends = (f"A = test {args.from_test[0]}", f"B = test {args.from_test[1]}")
         images = interpolate_images(model, x_a, x_b, args.steps, args.kind, labels)
+        title = f"{model.name} (step {info.step}): {args.kind} path between the codes of {ends[0]} and {ends[1]}"
+        row_labels: tuple[str, ...] = ()
     else:
         generator = torch.Generator(device=model.device).manual_seed(args.seed)
         z = model.sample_latent(2 * args.pairs, generator=generator)  # (2P, D)
         images = decode_path(model, z[: args.pairs], z[args.pairs :], args.steps, args.kind)
-    path = _write_grid(to_display(images, model.data_format), args.out, info, "interpolation.png", args.steps)
+        title = f"{model.name} (step {info.step}): {args.kind} paths between random latent pairs A, B (seed {args.seed})"
+        row_labels = tuple(f"pair {i + 1}" for i in range(args.pairs))
+    path = _write_labelled(to_display(images, model.data_format), args, info, "interpolation.png", args.steps, title=title,
+                           row_labels=row_labels, column_labels=interpolation_column_labels(args.steps))
     print(f"wrote a {args.kind} interpolation ({len(images) // args.steps} rows of {args.steps}) to {path}")
     return 0
 
@@ -512,7 +641,7 @@ def command_finetune(args: argparse.Namespace) -> int:
     generator = torch.Generator().manual_seed(args.seed)
     train_x, test_x = preprocessor(train_set.images, generator=generator), preprocessor(test_set.images, generator=generator)
     settings = TransferSettings(head=args.head, finetune=args.finetune_encoder, steps=args.steps, seed=args.seed)
-    rows = transfer_table(model, train_x, train_set.labels, test_x, test_set.labels, shots=tuple(args.labels_per_class), settings=settings)
+    rows = transfer_table(model, train_x, train_set.labels, test_x, test_set.labels, shots=tuple(args.labels_per_class), settings=settings, progress=True)
     print(f"{'K/class':>8} {'train':>7} {'pretrained':>11} {'random init':>12} {'chance':>7}")
     for row in rows:
         print(f"{row['per_class']:>8} {row['train_images']:>7} {row['pretrained_accuracy']:>11.4f} {row['random_init_accuracy']:>12.4f} {row['chance']:>7.3f}")
@@ -526,9 +655,8 @@ def command_complete(args: argparse.Namespace) -> int:
     import torch
 
     from genzoo.errors import ConfigError
-    from genzoo.explore.completion import complete, keep_mask
+    from genzoo.explore.completion import complete, completion_column_labels, completion_rows, keep_mask
     from genzoo.explore.inputs import image_files, test_images
-    from genzoo.explore.sampling import to_display
 
     model, info = _load_for_exploring(args, "exact_likelihood")
     if args.n < 1:
@@ -543,19 +671,23 @@ def command_complete(args: argparse.Namespace) -> int:
     keep = keep_mask(args.keep, model.data_format.image_shape)  # (C, H, W) bool
     generator = torch.Generator(device=model.device).manual_seed(args.seed)
     completions = complete(model, x, keep, n=args.n, labels=labels, temperature=args.temperature, generator=generator, method=args.sampler)
-    low, high = model.data_format.value_range
-    masked = torch.where(keep.to(x.device), x, torch.full_like(x, (low + high) / 2))  # hidden part shown mid-gray
-    rows = torch.cat([x[:, None], masked[:, None], completions.to(x.device)], dim=1)  # (B, 2 + n, C, H, W)
-    images = to_display(rows.flatten(0, 1), model.data_format)
-    path = _write_grid(images, args.out, info, "completions.png", 2 + args.n)
+    images = completion_rows(x, keep, completions, model.data_format)  # (B * (2 + n), C, H, W), hidden part mid-gray
+    if args.image:
+        row_labels = tuple(Path(name).name for name in args.image)
+    else:
+        row_labels = tuple(f"test {i}" for i in (args.from_test or range(8)))
+    path = _write_labelled(images, args, info, "completions.png", 2 + args.n, row_labels=row_labels,
+                           column_labels=completion_column_labels(args.n, args.keep),
+                           title=f"{model.name} (step {info.step}): {args.keep} kept, the rest sampled (temperature {args.temperature:g})")
     print(f"wrote {len(x)} rows (original, masked input, {args.n} completions) to {path}")
     return 0
 
 
 def command_arithmetic(args: argparse.Namespace) -> int:
+    import time
+
     from genzoo.errors import ConfigError
-    from genzoo.explore.arithmetic import arithmetic_success_rate, latent_arithmetic
-    from genzoo.metrics.attributes import attribute_accuracy, fit_attribute_classifier
+    from genzoo.explore import arithmetic as arith
     from genzoo.train import build_run
 
     model, info = _load_for_exploring(args, "latent_decoder")
@@ -564,27 +696,102 @@ def command_arithmetic(args: argparse.Namespace) -> int:
         from dataclasses import replace
 
         config = replace(config, data=replace(config.data, data_dir=args.data_dir))
-    run = build_run(config)
-    classifier = None
-    if args.source == "classify" or args.score:
-        print("fitting the attribute classifier on the training split ...")
-        classifier = fit_attribute_classifier(run.train_set)
-        if run.test_set is not None:
-            accuracy = attribute_accuracy(classifier, run.test_set)
-            print("attribute classifier test accuracy: " + ", ".join(f"{k}={v:.3f}" for k, v in accuracy.items()))
-    options = dict(dataset=run.train_set, preprocessor=run.preprocessor, classifier=classifier, source=args.source,
-                   exemplars=args.exemplars, results=args.results, noise=args.noise)
+    run = build_run(config, progress=False)
+    expression = args.expr or arith.DEFAULT_EXPRESSIONS.get(config.data.name)
+    if not expression:
+        raise ConfigError(f"no --expr given and no default expression for dataset {config.data.name!r}: e.g. --expr \"'ankle boot' - sneaker + sandal\"")
+    if args.trials < 1 or args.candidates < 1 or args.classifier_steps < 1:
+        raise ConfigError("--trials, --candidates and --classifier-steps must be >= 1")
+    classifier = _attribute_classifier(run, config, args.classifier_steps) if getattr(run.train_set, "attribute_values", None) else None
+    if args.score and classifier is None:
+        raise ConfigError(f"--score needs a dataset with attributes (shapes); {config.data.name} has none")
     try:
-        result = latent_arithmetic(model, args.expr, seed=args.seed, **options)
-        score = arithmetic_success_rate(model, classifier, args.expr, trials=args.trials, seed=args.seed, **options) if args.score else None
+        source = arith.resolve_source(args.source, model, classifier is not None)
+        matched = arith.resolve_matched(False if args.no_match else None, source, run.train_set)
+        terms = arith.parse_expression(expression)
+        for term in terms:
+            arith.resolve_concept(term.concept, run.train_set)  # unknown values fail here, in one line
+        expected = _expected_mix(arith, terms, classifier, required=args.score)
     except ValueError as error:
         raise ConfigError(str(error).splitlines()[0]) from None
-    path = _write_grid(result.grid, args.out, info, "arithmetic.png", result.nrow)
-    print(f"wrote exemplars (one row per concept, its mean last) and {args.results} results to {path}")
+    how = "the default for this model" if args.source == "auto" else "--source"
+    if matched:
+        print(f"method: {source} ({how}), matched: {args.exemplars} analogies, each from {arith.SOURCE_DESCRIPTIONS[source]}, "
+              "sharing the attributes their concept leaves free (size, place, ...)")
+    else:
+        print(f"method: {source} ({how}): the mean code of {args.exemplars} {arith.SOURCE_DESCRIPTIONS[source]}")
+    print(f"expression: {arith.expression_name(terms)}" + (f"  (expected: {', '.join(f'{k}={v}' for k, v in expected.items())})" if expected else ""))
+    options = dict(dataset=run.train_set, preprocessor=run.preprocessor, source=source, matched=matched,
+                   exemplars=args.exemplars, results=args.results, noise=args.noise, candidates=args.candidates)
+    score = None
+    try:
+        if args.score:
+            started = time.perf_counter()
+            score = arith.arithmetic_success_rate(model, classifier, terms, expected=expected, trials=args.trials, seed=args.seed,
+                                                  progress=_score_progress(), **options)
+            seconds = time.perf_counter() - started
+            result = score.example
+        else:
+            result = arith.latent_arithmetic(model, terms, classifier=classifier, seed=args.seed, **options)
+    except ValueError as error:
+        raise ConfigError(str(error).splitlines()[0]) from None
+    verdicts = arith.result_verdicts(classifier, result.results, expected) if expected else None
+    figure = arith.arithmetic_figure(result, verdicts=verdicts, expected=expected, heading=f"{model.name} step {info.step}: ")
+    path = _write_labelled(figure.images, args, info, "arithmetic.png", figure.nrow, **figure.labels())
+    print(f"wrote {len(terms)} concept rows ({args.exemplars} exemplars{'' if matched else ', decoded mean'}) and {args.results} results to {path}")
     if score is not None:
-        expected = ", ".join(f"{k}={v}" for k, v in score.expected.items())
-        print(f"success rate {score.success_rate:.3f} over {score.images} result images ({score.trials} trials); expected {expected}")
+        per = ", ".join(f"{k} {v:.2f}" for k, v in score.attribute_rates.items())
+        chance_per = ", ".join(f"{k} {v:.2f}" for k, v in score.chance_attribute_rates.items())
+        print(f"success rate {score.success_rate:.3f} ({per}) over {score.images} result images ({score.trials} trials x {args.results})")
+        print(f"chance rate  {score.chance_rate:.3f} ({chance_per}) over {score.chance_samples} plain prior samples; "
+              f"uniform guess {score.uniform_chance:.3f}; scored in {seconds:.1f} s")
     return 0
+
+
+def _expected_mix(arith: Any, terms: Any, classifier: Any, *, required: bool) -> dict[str, str] | None:
+    """The attribute mix the expression implies (for --score and the figure's verdicts); None if it implies none."""
+    if classifier is None:
+        return None
+    try:
+        return arith.expected_attributes(terms, classifier.attribute_values)
+    except ValueError as error:
+        if required:
+            raise
+        print(f"no verdicts in the figure: {str(error).splitlines()[0]}")
+        return None
+
+
+def _attribute_classifier(run: Any, config: Any, steps: int):
+    """The cached attribute classifier of the run's dataset, fitted (with a progress bar) when missing."""
+    from genzoo.metrics.attributes import AttributeTraining, classifier_path, classifier_recipe, load_attribute_classifier
+
+    training = AttributeTraining(steps=steps)
+    options = dict(config.data.options)
+    recipe = classifier_recipe(run.train_set.info.name, options, tuple(run.train_set.info.image_shape), run.train_set.attribute_values, training)
+    path = classifier_path(recipe)
+    if not path.is_file():
+        print(f"fitting the attribute classifier ({steps} steps; once per dataset, cached at {path}) ...", flush=True)
+    loaded = load_attribute_classifier(run.train_set, options, test_set=run.test_set, training=training, progress=True)
+    accuracy = ", ".join(f"{k} {v:.3f}" for k, v in (loaded.test_accuracy or {}).items()) or "not measured"
+    when = f"fitted in {loaded.train_seconds:.0f} s" if loaded.fitted_now else f"cached, {loaded.path}"
+    print(f"attribute classifier ({when}): test accuracy {accuracy}", flush=True)
+    return loaded.classifier
+
+
+def _score_progress():
+    """A bar on stderr over the scoring work: decoding the prior samples (chance rate), then the trials."""
+    from tqdm.auto import tqdm
+
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        bar = bar or tqdm(total=total, desc="scoring (prior samples, then trials)", unit="batch", file=sys.stderr, leave=False)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return update
 
 
 def command_eval(args: argparse.Namespace) -> int:
@@ -592,9 +799,15 @@ def command_eval(args: argparse.Namespace) -> int:
     from genzoo.train import find_checkpoint
 
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
+    extractor = None
+    if args.features:
+        from genzoo.metrics.features import FeatureExtractor
+
+        extractor = FeatureExtractor.load(args.features)
+        print(f"genzoo: feature classifier: {extractor.identifier} from {args.features}", file=sys.stderr)
     result = evaluate_run(
         args.path, metrics=metrics, num_samples=args.num_samples, iwae_k=args.iwae_k, test_images=args.test_images,
-        batch_size=args.batch_size, device=args.device, seed=args.seed, which=args.which,
+        batch_size=args.batch_size, device=args.device, seed=args.seed, which=args.which, feature_extractor=extractor,
         inception_weights=args.inception_weights, cache=not args.no_cache, progress=not args.no_progress,
     )
     for line in result.get("summary") or summary_lines(result):
@@ -608,19 +821,22 @@ def command_features(args: argparse.Namespace) -> int:
     import torch
 
     from genzoo.config import parse_overrides
-    from genzoo.metrics.features import train_feature_classifier
+    from genzoo.metrics.features import FeatureTraining, train_feature_classifier
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    training = FeatureTraining(epochs=FeatureTraining.epochs if args.epochs is None else args.epochs, seed=args.seed)
     extractor = train_feature_classifier(args.data, data_dir=args.data_dir, dataset_options=parse_overrides(args.overrides),
-                                         epochs=args.epochs, seed=args.seed, device=args.device)
+                                         training=training, device=args.device)
     print(extractor.training_summary())
+    print("`genzoo eval` and `genzoo demo` use the default-recipe classifier of a dataset when it is cached, else the most "
+          "accurate one cached; `genzoo eval --features FILE` picks one")
     return 0
 
 
 def command_report(args: argparse.Namespace) -> int:
     from genzoo.errors import ConfigError
-    from genzoo.report.runs import run_summary
+    from genzoo.report.runs import run_summary, toy2d_side_by_side
     from genzoo.report.summary import write_report
 
     summaries, rows, properties = [], [], []
@@ -635,7 +851,10 @@ def command_report(args: argparse.Namespace) -> int:
         rows.append(row)
         properties.append(properties_row)
     intro = "Metrics from each run's evaluation.json (`genzoo eval`); figures drawn from its checkpoint."
-    page = write_report(summaries, Path(args.out), title=args.title, intro=intro, comparison=rows, properties=properties)
+    toy2d = toy2d_side_by_side([Path(run) for run in args.runs], Path(args.out) / "toy2d-side-by-side.png", which=args.which)
+    side_by_side = {"toy2d runs: samples over the true modes": toy2d} if toy2d else None
+    page = write_report(summaries, Path(args.out), title=args.title, intro=intro, comparison=rows, properties=properties,
+                        side_by_side=side_by_side)
     print(f"report: {page}")
     return 0
 

@@ -159,11 +159,12 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
     return value
 
 
-def build_dataclass(cls: type[T], values: Mapping[str, Any] | None, *, section: str = "") -> T:
-    """Instantiate dataclass `cls` from `values`, rejecting unknown keys and bad types.
+def coerce_fields(cls: type, values: Mapping[str, Any] | None, *, section: str = "") -> dict[str, Any]:
+    """`values` coerced to the types of dataclass `cls`'s fields, without building it.
 
-    Errors are one line and list the valid field names, e.g.
-    `unknown option 'hiden' for model: choose one of channels, hidden, latent_dim`.
+    A ConfigError names the first unknown field or bad value. Checks a layer of settings
+    (a preset, the overrides) on its own, so a bad value is refused even when a later layer
+    replaces it.
     """
     values = dict(values or {})
     hints = typing.get_type_hints(cls)
@@ -172,10 +173,20 @@ def build_dataclass(cls: type[T], values: Mapping[str, Any] | None, *, section: 
     if unknown:
         label = f"option {unknown[0]!r} for {section}" if section else f"option {unknown[0]!r}"
         raise ConfigError(f"unknown {label}: choose one of {', '.join(sorted(fields))}")
-    kwargs = {}
+    coerced = {}
     for name, value in values.items():
         where = f"{section}.{name}" if section else name
-        kwargs[name] = _coerce(value, hints[name], where)
+        coerced[name] = _coerce(value, hints[name], where)
+    return coerced
+
+
+def build_dataclass(cls: type[T], values: Mapping[str, Any] | None, *, section: str = "") -> T:
+    """Instantiate dataclass `cls` from `values`, rejecting unknown keys and bad types.
+
+    Errors are one line and list the valid field names, e.g.
+    `unknown option 'hiden' for model: choose one of channels, hidden, latent_dim`.
+    """
+    kwargs = coerce_fields(cls, values, section=section)
     try:
         instance = cls(**kwargs)
     except (TypeError, ValueError) as error:

@@ -57,8 +57,14 @@ def test_truncated_gzip_file_in_a_dataset(tmp_path, make):
 def test_wrong_magic_number(tmp_path, make):
     path = tmp_path / "x.idx"
     path.write_bytes(make.idx_bytes(np.zeros((2, 28, 28), np.uint8), magic=0x12345678))
-    with pytest.raises(DataError, match="wrong magic number 0x12345678"):
+    with pytest.raises(DataError, match=r"x.idx: not an IDX file \(its first 4 bytes are 12 34 56 78 in hex; an IDX file starts with 00 00"):
         read_idx(path)
+
+
+def test_trailing_bytes_are_named_in_plain_words():
+    data = bytes([0, 0, 8, 1]) + (3).to_bytes(4, "big") + bytes(5)
+    with pytest.raises(DataError, match=r"header says 3 \(3 bytes of data\) but the file holds 5: it has trailing bytes, download it again"):
+        parse_idx(data, "labels")
 
 
 def test_bad_gzip(tmp_path):
@@ -90,6 +96,7 @@ def test_label_out_of_range(tmp_path, make):
 
 
 def test_missing_files_say_where_and_how_to_fix(tmp_path):
+    (tmp_path / "nowhere").mkdir()
     with pytest.raises(DataError) as error:
         load_dataset("fashion-mnist", data_dir=str(tmp_path / "nowhere"), download=False)
     message = str(error.value)

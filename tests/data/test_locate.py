@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from genzoo.data import load_dataset, locate, locate_dataset
+from genzoo.errors import DataError
 
 
 @pytest.fixture
@@ -41,15 +42,25 @@ def test_order_data_dir_env_cache_system(four_places, monkeypatch):
     assert location.searched[-1] == str(four_places["system"])
 
 
-def test_data_dir_without_files_falls_back(four_places, tmp_path):
-    assert size_loaded(data_dir=str(tmp_path / "empty")) == 12
+def test_an_explicit_data_dir_is_used_or_an_error_never_replaced(four_places, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError, match=rf"mnist train files .* not found in {empty}/mnist, {empty}: put the IDX files into --data-dir"):
+        size_loaded(data_dir=str(empty))
+    with pytest.raises(DataError, match=r"--data-dir .*missing does not exist: check the path"):
+        size_loaded(data_dir=str(tmp_path / "missing"))
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(DataError, match=r"--data-dir .*afile is a file, not a directory"):
+        size_loaded(data_dir=str(tmp_path / "afile"))
+    with pytest.raises(DataError, match="does not exist"):
+        locate_dataset("mnist", data_dir=str(tmp_path / "missing"))
 
 
 def test_not_found_location_lists_where_it_looked(tmp_path):
     location = locate_dataset("mnist", data_dir=str(tmp_path))
     assert not location.found and location.path is None
-    assert location.searched[:2] == (str(tmp_path / "mnist"), str(tmp_path))
-    assert str(locate.cache_dir()) in location.searched
+    assert location.searched == (str(tmp_path / "mnist"), str(tmp_path))  # the explicit directory alone
+    assert str(locate.cache_dir()) in locate_dataset("mnist").searched
 
 
 def test_cache_dir_honours_xdg(monkeypatch, tmp_path):

@@ -8,7 +8,8 @@ import torch
 from genzoo.data.format import DataFormat
 from genzoo.explore.interpolation import interpolate_images
 from genzoo.explore.sampling import to_display
-from genzoo.explore.traversal import latent_manifold, normal_quantiles, traverse_latents
+from genzoo.explore.traversal import dimension_label, dims_to_show, latent_manifold, normal_quantiles, traverse_latents
+from genzoo.metrics.latent_usage import latent_usage
 from genzoo.models import build_model_from_format
 
 GRAY_8 = DataFormat(image_shape=(1, 8, 8), levels=256)
@@ -92,3 +93,53 @@ def test_interpolation_reuses_the_vae_encoder_and_decoder():
     path = interpolate_images(model, x_a, x_b, steps=4).view(2, 4, 1, 8, 8)
     assert torch.allclose(path[:, 0], model.decode(model.encode(x_a)), atol=1e-6)
     assert torch.allclose(path[:, -1], model.decode(model.encode(x_b)), atol=1e-6)
+
+
+# ---- which rows to show, and their labels ------------------------------------------------
+def vae_using_dims(scales: list[float]):
+    """An mlp VAE whose posterior mean is mu_u = scales[u] * silu(4 mean(x) - 2), sigma = 1."""
+    model = build("vae", latent_dim=len(scales))
+    with torch.no_grad():
+        encoder = model.encoder_body[1]  # Linear(64, 16)
+        encoder.weight.zero_()
+        encoder.bias.zero_()
+        encoder.weight[0] = 4.0 / 64
+        encoder.bias[0] = -2.0
+        model.to_posterior.weight.zero_()
+        model.to_posterior.bias.zero_()
+        model.to_posterior.weight[: len(scales), 0] = torch.tensor(scales)
+    return model
+
+
+def flat_images(n: int = 64) -> torch.Tensor:
+    low, high = GRAY_8.value_range
+    return torch.linspace(low, high, n)[:, None, None, None].expand(n, 1, 8, 8).clone()  # (n, 1, 8, 8)
+
+
+def test_traversal_rows_are_the_active_dims_by_kl_with_labels():
+    model = vae_using_dims([0.0, 0.5, 0.0, 2.0, 0.05, 1.0])
+    usage = latent_usage(model, flat_images())
+    dims = dims_to_show(usage)
+    assert dims == [3, 5, 1]  # active (variance > 0.01), highest KL first; dim 4 (variance ~0.001) left out
+    grid = traverse_latents(model, dims=dims, steps=5, usage=usage)
+    assert len(grid.row_labels) == 3 and grid.nrow == 5
+    for label, d in zip(grid.row_labels, dims):
+        assert label == f"z{d}  KL {float(usage.kl_nats[d]):.2f}"
+    kl_in_labels = [float(label.split("KL ")[1]) for label in grid.row_labels]
+    assert kl_in_labels == sorted(kl_in_labels, reverse=True) and kl_in_labels[0] > 0.1
+    assert grid.column_labels == ("-1.64", "-0.60", "0.00", "0.60", "1.64")  # Phi^-1(p), p = 0.05, 0.275, ..., 0.95
+    assert torch.allclose(grid.latents.view(3, 5, 6)[1, :, 5], normal_quantiles(5))  # row 1 sweeps dim 5
+
+
+def test_too_few_active_dims_show_every_dim_by_kl_at_most_sixteen():
+    one_active = latent_usage(vae_using_dims([0.0, 0.0, 1.0, 0.0]), flat_images())
+    assert dims_to_show(one_active) == [2, 0, 1, 3]  # one active: all shown, the active one first
+    many = latent_usage(vae_using_dims([0.2 * (u + 1) for u in range(20)]), flat_images())
+    assert many.num_active == 20 and dims_to_show(many) == list(range(19, 3, -1))  # the 16 with the highest KL
+    assert dimension_label(7) == "z7"
+
+
+def test_manifold_labels_name_both_axes_with_their_values():
+    grid = latent_manifold(build("vae", latent_dim=2), steps=3)
+    assert grid.column_labels == ("-1.64", "0.00", "1.64") and grid.row_labels == ("-1.64", "0.00", "1.64")
+    assert grid.column_title.startswith("z0") and grid.row_title.startswith("z1")

@@ -11,13 +11,15 @@ import torch
 from genzoo.data import load_dataset
 from genzoo.errors import ConfigError
 from genzoo.metrics.evaluate import evaluate_run, sample_with_timing, write_metrics_json
-from genzoo.metrics.features import FeatureTraining, train_feature_classifier
-from genzoo.metrics.reference import reference_statistics
-from genzoo.metrics.sample_quality import frechet_distance, gaussian_statistics
+from genzoo.metrics import features as features_module
+from genzoo.metrics.features import FeatureTraining, holdout_indices, train_feature_classifier
+from genzoo.metrics.reference import HELD_OUT, reference_statistics
+from genzoo.metrics.sample_quality import frechet_distance, gaussian_statistics, recognised_share
 from genzoo.train import load_model, train
 from genzoo.train.config import DataConfig, RunConfig, TrainConfig
 
-TINY_DATA = {"n_train": 64, "n_test": 40, "channels": 1, "size": 28}
+TINY_DATA = {"n_train": 64, "n_test": 40, "channels": 1, "size": 28}  # the feature classifier holds out 64 // 5 = 12 train images
+TINY_NET = {"widths": (4, 8), "convs_per_block": 1, "feature_dim": 8}
 QUIET = {"progress": False, "sample_count": 4, "log_every": 2, "eval_every": 0, "sample_every": 0, "checkpoint_every": 0, "batch_size": 8}
 
 
@@ -43,8 +45,7 @@ def runs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def extractor():
     return train_feature_classifier(
-        "shapes", dataset_options=TINY_DATA, architecture={"widths": (4, 8), "convs_per_block": 1, "feature_dim": 8},
-        training=FeatureTraining(epochs=2, batch_size=32), cache=False, progress=False,
+        "shapes", dataset_options=TINY_DATA, architecture=TINY_NET, training=FeatureTraining(epochs=2, batch_size=32), cache=False, progress=False,
     )
 
 
@@ -65,7 +66,8 @@ def test_sample_quality_of_an_ae_run_states_n_and_the_extractor(runs, extractor,
     assert math.isfinite(quality["fid"]) and quality["fid"] > 0
     assert math.isfinite(quality["kid"]["mean"]) and quality["kid"]["std_error"] > 0 and quality["kid"]["subset_size"] == 20  # half the smaller set
     assert 0 <= quality["precision"] <= 1 and 0 <= quality["recall"] <= 1 and quality["pr_k"] == 3
-    assert 1 <= quality["classifier_score"]["mean"] <= 5 and 1 <= quality["classifier_score"]["test_images_mean"] <= 5
+    assert 1 <= quality["classifier_score"]["mean"] <= 6 and 1 <= quality["classifier_score"]["test_images_mean"] <= 6  # 5 classes + outlier
+    assert quality["feature_extractor"]["choice"].endswith("given by the caller")
 
     speed = result["speed"]
     assert speed["sampling_seconds_per_image"] > 0 and speed["sampling_images_timed"] == 48
@@ -80,6 +82,22 @@ def test_sample_quality_of_an_ae_run_states_n_and_the_extractor(runs, extractor,
     assert quality["fid"] == pytest.approx(expected, rel=1e-9)
     real = load_dataset("shapes", "test", **TINY_DATA).images
     assert frechet_distance(*gaussian_statistics(extractor.features(real)), reference.mu, reference.sigma) == pytest.approx(0.0, abs=1e-8)
+    assert quality["reference"]["feature_total_variance"] == pytest.approx(float(reference.sigma.trace()), rel=1e-9)
+
+    # the same figures for real images: the 12 held-out train images against the same 40 test images
+    floor = quality["real_reference"]
+    assert floor["images"] == HELD_OUT and floor["num_images"] == 12 and floor["num_test_images"] == 40
+    held_out = load_dataset("shapes", "train", **TINY_DATA).images[holdout_indices(64, 12, seed=0)]
+    held_out_features, held_out_probs = extractor.extract(held_out)
+    assert floor["fid"] == pytest.approx(frechet_distance(reference.mu, reference.sigma, *gaussian_statistics(held_out_features)), rel=1e-6)
+    assert 0 <= floor["precision"] <= 1 and 0 <= floor["recall"] <= 1 and floor["kid"]["subset_size"] == 6  # half of the 12
+    recognised = quality["recognised"]
+    assert recognised["threshold"] == 0.9
+    assert recognised["samples"] == recognised_share(extractor.class_probs(samples), classes=5)
+    assert recognised["test_images"] == recognised_share(reference.class_probs, classes=5)
+    assert recognised["other_real_images"] == recognised_share(held_out_probs, classes=5)
+    assert any(line.startswith("recognised (classifier confidence >= 0.9): samples ") for line in result["summary"])
+    assert any(line.startswith("real images for comparison: FID ") and "N=12 training images held out" in line for line in result["summary"])
 
     path = write_metrics_json(result, tmp_path / "out" / "metrics.json")
     assert json.loads(path.read_text()) == json.loads(json.dumps(result, allow_nan=False))
@@ -116,9 +134,11 @@ def test_exact_likelihood_is_the_models_log_prob(tmp_path):
     assert likelihood["bits_per_dim"] == pytest.approx(expected / (784 * math.log(2)), rel=1e-6)
 
 
-def test_default_extractor_is_trained_and_cached(runs, tmp_path):
+def test_default_extractor_is_trained_and_cached_and_announced_first(runs, tmp_path, capsys):
     result = evaluate_run(runs["ae"], metrics=("fid", "kid"), num_samples=32, batch_size=16, progress=False)
     described = result["sample_quality"]["feature_extractor"]
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if "feature classifier" in line]
+    assert "none cached" in line and "training the default one now" in line and described["choice"].startswith(line.removeprefix("genzoo: "))
     files = list((tmp_path / "cache" / "genzoo" / "features").glob("shapes-1x28x28-*.safetensors"))
     assert len(files) == 1 and json.loads(files[0].with_suffix(".json").read_text())["id"] == described["id"]
     assert described["test_accuracy"] is not None and result["sample_quality"]["reference"]["num_images"] == 32
@@ -148,3 +168,28 @@ def test_sharpness_compares_the_timed_samples_with_as_many_test_images(runs):
     alone = evaluate_run(runs["vae"], metrics=("sharpness",), num_samples=48, batch_size=16, progress=False)
     assert alone["sharpness"]["num_samples"] == 16 and alone["sharpness"]["preprocess"] == ["binarize-static"]
     assert "speed" not in alone and "likelihood" not in alone
+
+
+def test_eval_uses_a_classifier_cached_with_other_options_and_says_which(runs, tmp_path, monkeypatch, capsys):
+    """The issue's case: `features train --epochs 0.1` was cached, yet eval trained the default one without a word."""
+    from genzoo.cli import main
+
+    other = train_feature_classifier(
+        "shapes", dataset_options=TINY_DATA, architecture=TINY_NET, training=FeatureTraining(epochs=0.5, batch_size=16), progress=False,
+    )  # cached under the private XDG_CACHE_HOME
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a cached classifier exists: nothing should be trained")
+
+    monkeypatch.setattr(features_module, "train_feature_classifier", no_training)
+    out = tmp_path / "evaluation.json"
+    status = main(["eval", str(runs["ae"]), "--metrics", "fid,recognised", "--num-samples", "24", "--batch-size", "12",
+                   "--no-progress", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert status == 0
+    (line,) = [line for line in captured.err.splitlines() if "feature classifier" in line]
+    assert f"cached {other.identifier}" in line and "trained with other options: 0.5 epochs" in line and "no default-recipe one cached" in line
+    written = json.loads(out.read_text())
+    assert written["sample_quality"]["feature_extractor"]["id"] == other.identifier
+    assert written["sample_quality"]["recognised"]["test_images"] is not None and "fid" in written["sample_quality"]["real_reference"]
+    assert f"features {other.identifier}" in captured.out

@@ -22,6 +22,7 @@ from genzoo.metrics.sample_quality import (
     knn_radii,
     mmd2_unbiased,
     precision_recall,
+    recognised_share,
     sqrtm_psd,
 )
 
@@ -207,3 +208,25 @@ def test_classifier_score_matches_the_formula_on_random_predictions():
     assert 1.0 < expected < 4.0
     with pytest.raises(ValueError, match="probability"):
         classifier_score(probs * 2, splits=1)
+
+
+# ---- recognised share ------------------------------------------------------------------------
+def test_recognised_share_counts_predictions_at_or_above_the_threshold():
+    probs = np.array([
+        [1.0, 0.0, 0.0],  # one-hot: recognised
+        [0.9, 0.05, 0.05],  # exactly at the threshold: recognised
+        [0.05, 0.899, 0.051],  # just below
+        [1 / 3, 1 / 3, 1 / 3],  # uniform: never
+        [0.0, 0.02, 0.98],
+    ])
+    assert recognised_share(probs) == pytest.approx(3 / 5)
+    assert recognised_share(probs, threshold=0.95) == pytest.approx(2 / 5)
+    assert recognised_share(probs, threshold=0.3) == pytest.approx(1.0)
+    assert recognised_share(torch.from_numpy(probs[2:4]).float()) == 0.0  # torch accepted
+    confident = np.random.default_rng(0).dirichlet(np.full(10, 0.02), size=2000)  # mostly near one-hot
+    expected = float((confident.max(1) >= 0.9).mean())
+    assert 0.5 < expected < 1.0 and recognised_share(confident) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="probability"):
+        recognised_share(probs * 2)
+    with pytest.raises(ValueError, match="threshold"):
+        recognised_share(probs, threshold=0.0)

@@ -25,7 +25,8 @@ def test_flat_linear_and_quadratic_images_have_zero_or_constant_laplacian():
     ramp = (0.1 * rows + 0.05 * columns)[None, None].double()
     bowl = (rows**2 + columns**2)[None, None].double()  # Laplacian 4 everywhere: variance 0
     assert laplacian_variance(torch.cat([flat, ramp, bowl])).tolist() == pytest.approx([0.0, 0.0, 0.0], abs=1e-12)
-    assert laplacian_variance(torch.full((2, 3, 5, 5), 200, dtype=torch.uint8)).tolist() == [0.0, 0.0]
+    # 200/255 is not exact in binary: the Laplacian of a flat image is 0 up to rounding (4.9e-33 on some CPUs)
+    assert laplacian_variance(torch.full((2, 3, 5, 5), 200, dtype=torch.uint8)).tolist() == pytest.approx([0.0, 0.0], abs=1e-12)
 
 
 def test_checkerboard_has_variance_16_in_both_value_scales():
@@ -54,4 +55,4 @@ def test_bad_inputs_are_one_line_errors():
 def test_large_sets_are_measured_in_chunks_with_the_same_result():
     images = torch.randint(0, 256, (2500, 1, 6, 6), generator=torch.Generator().manual_seed(1), dtype=torch.uint8)
     per_image = torch.stack([laplacian_variance(image[None])[0] for image in images[:: 499]])
-    assert torch.allclose(laplacian_variance(images)[:: 499], per_image, rtol=1e-12) and laplacian_variance(images).shape == (2500,)
+    assert torch.allclose(laplacian_variance(images)[:: 499], per_image, rtol=1e-9, atol=1e-12) and laplacian_variance(images).shape == (2500,)

@@ -240,3 +240,46 @@ def test_continuous_data_and_wrong_shapes_are_rejected():
     model = build_model("pixelrnn-diag", (1, 4, 4), levels=2, **TINY["pixelrnn-diag"])
     with pytest.raises(ValueError, match="shape"):
         model.log_prob(torch.zeros(2, 1, 5, 4))
+
+
+# Gated PixelCNN at widths equal to the image's channels (hidden=1 on gray, 3 on RGB): the
+# input layer must still add no residual, or the sub-pixel being predicted reaches every later layer.
+NARROW_CAUSALITY = [((1, 4, 5), 2, "bernoulli", 1), ((3, 4, 5), 4, "categorical", 3), ((3, 3, 4), 3, "logistic_mixture", 3)]
+
+
+@pytest.mark.parametrize("case", NARROW_CAUSALITY, ids=lambda case: f"{case[0][0]}ch-hidden{case[3]}-{case[2]}")
+def test_gated_pixelcnn_as_narrow_as_the_image_stays_causal(case):
+    shape, levels, output, hidden = case
+    model = tiny_model("gated-pixelcnn", shape, levels, output, hidden=hidden, output_hidden=8)
+    positions = list(itertools.product(*(range(s) for s in shape)))
+    x = torch.rand(1, *shape, dtype=torch.float64).expand(len(positions), *shape).clone().requires_grad_(True)
+    log_probs = model.conditional_log_probs(x)  # (N, C, H, W, L)
+    projection = torch.randn(log_probs.shape[-1], dtype=torch.float64)
+    selected = torch.stack([log_probs[n, c, r, w] for n, (c, r, w) in enumerate(positions)])  # (N, L)
+    (jacobian,) = torch.autograd.grad((selected * projection).sum(), x)  # (N, C, H, W)
+    order = raster_order(shape)
+    read_something = False
+    for n, (channel, row, col) in enumerate(positions):
+        reads = jacobian[n] != 0  # (C, H, W)
+        i = int(order[channel, row, col])
+        assert not reads[order >= i].any(), f"sub-pixel (c={channel}, r={row}, w={col}) reads itself or a later one"
+        read_something |= bool(reads.any())
+    assert read_something  # a dead network would pass the check above
+
+
+@pytest.mark.parametrize("case", [((1, 2, 2), 2, "bernoulli", 1), ((3, 1, 2), 3, "categorical", 3), ((1, 2, 2), 4, "logistic_mixture", 1)],
+                         ids=lambda case: f"{case[0]}-hidden{case[3]}-{case[2]}")
+def test_gated_pixelcnn_as_narrow_as_the_image_is_normalized(case):
+    shape, levels, output, hidden = case
+    model = tiny_model("gated-pixelcnn", shape, levels, output, hidden=hidden, output_hidden=8)
+    with torch.no_grad():
+        log_prob = model.log_prob(all_images(shape, levels))  # (N,)
+    assert torch.logsumexp(log_prob, 0).item() == pytest.approx(0.0, abs=1e-10)
+    assert log_prob.std() > 0.05
+
+
+def test_gated_pixelcnn_as_narrow_as_the_image_samples_alike_fast_and_naive():
+    model = tiny_model("gated-pixelcnn", (3, 3, 4), 4, "categorical", hidden=3, output_hidden=8)
+    fast = model.sample(3, generator=torch.Generator().manual_seed(5), method="fast")
+    naive = model.sample(3, generator=torch.Generator().manual_seed(5), method="naive")
+    assert torch.equal(fast, naive)

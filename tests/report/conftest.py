@@ -23,7 +23,10 @@ HOSTILE_TITLE = "<script>document.title='pwned'</script> genzoo & co"
 EVALUATIONS: dict[str, dict[str, Any]] = {
     "pixelcnn": {
         "likelihood": {"available": True, "kind": "exact", "nll_nats": 253.64, "bits_per_dim": 0.4667},
-        "sample_quality": {"available": True, "num_samples": 500, "fid": 31.24, "precision": 0.614, "recall": 0.452},
+        "sample_quality": {"available": True, "num_samples": 500, "fid": 31.24, "precision": 0.614, "recall": 0.452,
+                           "reference": {"num_images": 500, "feature_total_variance": 311.3},
+                           "real_reference": {"num_images": 500, "fid": 3.87, "precision": 0.892, "recall": 0.9},
+                           "recognised": {"threshold": 0.9, "samples": 0.55, "test_images": 0.706, "other_real_images": 0.668}},
         "speed": {"sampling_seconds_per_image": 5.081e-3, "training_images_per_s": 812.4},
         "sharpness": {"available": True, "ratio": 1.071, "num_samples": 500, "num_test_images": 500},
     },

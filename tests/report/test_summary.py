@@ -10,7 +10,7 @@ import pytest
 
 from genzoo.models.base import Capabilities
 from genzoo.models.registry import list_models, model_class
-from genzoo.report.properties import PROPERTIES_TITLE, lecture_family, property_row
+from genzoo.report.properties import PROPERTIES_TITLE, lecture_family, property_row, quality_verdict
 from genzoo.report.runs import comparison_row
 from genzoo.report.summary import RunSummary, write_report
 
@@ -64,21 +64,23 @@ def test_properties_put_each_claim_beside_its_measured_value(small_report):
         "density": "exact — 253.6 nats (0.467 bits/dim)",
         "latent inference (encoder)": "no",
         "sampling": "sequential — 5.08 ms/image",
-        "samples: sharpness vs test images": "good — 1.07x",
-        "sample quality": "FID 31.2, precision 0.61 / recall 0.45 (N=500)",
+        # (31.24 - 3.87) / 311.3 = 0.088 of Tr(Sigma) above the real floor, 0.55 / 0.706 = 78% of the real recognised share
+        "samples: quality vs real images": "good — fair: FID 31.2 (real 3.9), recognised 55% (real 71%), N=500",
+        "sharpness vs test images": "1.07x",
         "training": "maximum likelihood — 812 images/s",
     }
     vae = rows["vae"]
     assert vae["density"] == "approximate (lower bound) — IWAE 246.4 nats (ELBO 250.1)"
     assert vae["latent inference (encoder)"] == "yes: q(z|x) — ELBO 3.7 nats looser than IWAE"  # 250.14 - 246.43
-    assert vae["sampling"] == "one pass — 0.15 ms/image" and vae["samples: sharpness vs test images"] == "blurrier — 0.42x"
+    assert vae["sampling"] == "one pass — 0.15 ms/image" and vae["sharpness vs test images"] == "0.42x"
+    assert vae["samples: quality vs real images"] == "blurrier — not measured"
     assert rows["ae"]["density"] == "none (no prior) — none" and rows["ae"]["latent inference (encoder)"] == "yes: deterministic z = encode(x)"
     assert rows["ae"]["training"] == "reconstruction — not measured"  # training_images_per_s None
     # a run without evaluation keeps its claims and says nothing was measured
     assert rows["dcgan"] == {
         "model": "dcgan", "family": "adversarial", "density": "implicit — not measured", "latent inference (encoder)": "no",
-        "sampling": "one pass — not measured", "samples: sharpness vs test images": "sharpest — not measured",
-        "sample quality": "not measured", "training": "two-player game (tricky) — not measured",
+        "sampling": "one pass — not measured", "samples: quality vs real images": "sharpest — not measured",
+        "sharpness vs test images": "not measured", "training": "two-player game (tricky) — not measured",
     }
 
 
@@ -92,7 +94,57 @@ def test_claims_follow_declared_capabilities_never_names():
     assert comparison_row("x", Capabilities(exact_likelihood=True), diverged)["test NLL per image"] == "exact: n/a nats (n/a bits/dim)"
     unavailable = {"sample_quality": {"available": False, "reason": "model x cannot sample (no)"}, "sharpness": {"available": False, "reason": "r"}}
     row = property_row("x", Capabilities(), unavailable)
-    assert row["sample quality"] == "model x cannot sample (no)" and row["samples: sharpness vs test images"] == "sharpest — r"
+    assert row["samples: quality vs real images"] == "sharpest — model x cannot sample (no)" and row["sharpness vs test images"] == "r"
+
+
+def _quality(fid, recognised, *, real_fid=3.87, real_recognised=0.706, spread=311.3, n=500):
+    """A sample_quality section as evaluate_run writes it (default figures: the Fashion-MNIST classifier at N=500)."""
+    return {"available": True, "num_samples": n, "fid": fid, "reference": {"num_images": n, "feature_total_variance": spread},
+            "real_reference": {"num_images": n, "fid": real_fid}, "recognised": {"threshold": 0.9, "samples": recognised, "test_images": real_recognised}}
+
+
+def test_speckle_noise_is_never_called_good_however_sharp():
+    """The issue's case: a sharp (0.60x) but noisy PixelCNN read "good — 0.60x". Figures of the default classifier at
+    N=500 (benchmarks/sample_quality_reference.py, docs/benchmarks.md): uniform noise FID 972.7, recognised 0%; test
+    images with 5% speckle FID 100.4, recognised 35%; held-out real images FID 3.87, recognised 67% (test images 71%)."""
+    pixelcnn = Capabilities(exact_likelihood=True)
+    noise = {"sample_quality": _quality(972.7, 0.0), "sharpness": {"available": True, "ratio": 3.1}}
+    row = property_row("pixelcnn", pixelcnn, noise)
+    assert row["samples: quality vs real images"] == "good — poor: FID 972.7 (real 3.9), recognised 0% (real 71%), N=500"
+    assert row["sharpness vs test images"] == "3.10x"  # sharper than the data, and still poor
+    assert quality_verdict(_quality(100.4, 0.354)) == "poor"  # speckle on real images
+    assert quality_verdict(_quality(3.87, 0.668)) == "like real images"  # held-out real images as "samples"
+    real_row = property_row("pixelcnn", pixelcnn, {"sample_quality": _quality(3.87, 0.668)})
+    assert real_row["samples: quality vs real images"].startswith("good — like real images: FID 3.9 (real 3.9), recognised 67%")
+
+
+def test_comparison_row_puts_the_real_image_figures_beside_the_samples():
+    quality = _quality(31.24, 0.55)
+    quality.update(precision=0.614, recall=0.452)
+    quality["real_reference"].update(precision=0.892, recall=0.9)
+    row = comparison_row("pixelcnn", Capabilities(exact_likelihood=True), {"sample_quality": quality})
+    assert row["FID (real images)"] == "31.2 (3.9)"
+    assert row["precision / recall (real images)"] == "0.61 / 0.45 (0.89 / 0.90)"
+    assert row["recognised (real images)"] == "55% (71% of test images)"
+    empty = comparison_row("vae", Capabilities(likelihood_bound=True, encoder=True), {"likelihood": {"available": False}})
+    assert empty["FID (real images)"] == empty["precision / recall (real images)"] == empty["recognised (real images)"] == "-"
+    old = comparison_row("x", Capabilities(), {"sample_quality": {"available": True, "num_samples": 9, "fid": 12.0}})
+    assert old["FID (real images)"] == "12.0"  # an evaluation without the real reference: the figure alone
+
+
+def test_quality_verdict_needs_both_figures_close_to_real_and_is_independent_of_n():
+    assert quality_verdict(_quality(3.87 + 0.04 * 311.3, 0.95 * 0.706)) == "like real images"
+    assert quality_verdict(_quality(3.87 + 0.06 * 311.3, 0.95 * 0.706)) == "fair"  # FID a little too far
+    assert quality_verdict(_quality(3.87 + 0.01 * 311.3, 0.85 * 0.706)) == "fair"  # recognised a little too rarely
+    assert quality_verdict(_quality(3.87 + 0.26 * 311.3, 0.706)) == "poor"  # FID far, however recognisable
+    assert quality_verdict(_quality(3.87, 0.45 * 0.706)) == "poor"  # unrecognisable, however close in FID
+    # the same model at N=10k: floor 0.13 instead of 3.87, FID lower by the same bias: same verdict
+    assert quality_verdict(_quality(31.24, 0.55)) == quality_verdict(_quality(31.24 - 3.74, 0.55, real_fid=0.13, n=10_000)) == "fair"
+    # missing figures (an evaluation.json written before the real reference): no verdict, the figures still shown
+    old = {"available": True, "num_samples": 500, "fid": 31.24}
+    assert quality_verdict(old) is None
+    assert property_row("x", Capabilities(), {"sample_quality": old})["samples: quality vs real images"] == "sharpest — FID 31.2, N=500"
+    assert quality_verdict(_quality(None, 0.5)) is None  # a FID stored as null (NaN)
 
 
 @pytest.mark.parametrize("name", list_models())
@@ -126,8 +178,8 @@ def test_markdown_tables_escape_pipes_and_keep_their_columns(small_report):
     assert markdown.index("## Comparison") < markdown.index(f"## {PROPERTIES_TITLE}") < markdown.index("## pixelcnn | run <pixelcnn>")
     start = lines.index(f"## {PROPERTIES_TITLE}")
     table = [line for line in lines[start + 1 :] if line.startswith("|")][:6]
-    assert table[0] == ("| model | family | density | latent inference (encoder) | sampling | samples: sharpness vs test images "
-                        "| sample quality | training |")
+    assert table[0] == ("| model | family | density | latent inference (encoder) | sampling | samples: quality vs real images "
+                        "| sharpness vs test images | training |")
     assert "| vae | latent variable | approximate (lower bound) — IWAE 246.4 nats (ELBO 250.1) | yes: q(z\\|x) — ELBO 3.7 nats" in table[3]
     for line in table:
         assert len(re.findall(r"(?<!\\)\|", line)) == 9, line  # 8 columns: escaped pipes do not split cells

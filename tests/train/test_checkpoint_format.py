@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import shutil
 import signal
 import subprocess
@@ -170,6 +171,55 @@ def test_damaged_checkpoints_raise_one_line_errors(trained_run, tmp_path, damage
     with pytest.raises(CheckpointError, match=message) as error:
         load_model(target)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("trainer", "oops", "'trainer' is a str, not a mapping"),
+        ("rng", [1, 2], "'rng' is a list, not a mapping"),
+        ("rng.numpy", "x", "rng.numpy is not a list of 5 items"),
+        ("trainer.step", -3, "trainer.step is -3, not an integer >= 0"),
+        ("trainer.step", "abc", "trainer.step is 'abc', not an integer >= 0"),
+        ("trainer.epoch", None, "trainer.epoch is None"),
+        ("trainer.log_counts", 5, "trainer.log_counts is 5, not a mapping of counts"),
+        ("schedulers", "s", "'schedulers' is a str"),
+        ("metrics", [1], "'metrics' is a list"),
+    ],
+)
+def test_wrong_typed_metadata_is_one_line_everywhere(trained_run, tmp_path, field, value, message):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    for name in ("last", "best"):
+        path = run / "checkpoints" / f"{name}.safetensors"
+        checkpoint = read_checkpoint(path)
+        metadata = json.loads(json.dumps(checkpoint.metadata))
+        *parents, leaf = field.split(".")
+        node = metadata
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
+        save_file(checkpoint.tensors, str(path), metadata={"genzoo": json.dumps(metadata)})
+    for attempt in (
+        lambda: read_checkpoint_info(run),
+        lambda: load_model(run, which="last"),
+        lambda: train(None, run, resume=True),
+    ):
+        with pytest.raises(CheckpointError, match=f"damaged metadata \\({re.escape(message)}") as error:
+            attempt()
+        assert "\n" not in str(error.value)
+
+
+def test_unrestorable_trainer_state_is_one_line(trained_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    path = run / "checkpoints" / "last.safetensors"
+    checkpoint = read_checkpoint(path)
+    metadata = dict(checkpoint.metadata)
+    metadata["rng"] = {**metadata["rng"], "numpy": [1, 2, 3, 4, 5]}  # the right shape, not a NumPy state
+    save_file(checkpoint.tensors, str(path), metadata={"genzoo": json.dumps(metadata)})
+    with pytest.raises(CheckpointError, match="holds trainer or RNG state this genzoo cannot restore"):
+        train(None, run, resume=True)
 
 
 def test_weights_that_do_not_fit_the_model(trained_run, tmp_path):

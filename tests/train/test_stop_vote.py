@@ -31,4 +31,8 @@ def test_a_request_is_decided_one_poll_later(gloo_world_of_one):
 
 
 def test_finish_without_a_vote_is_a_no_op(gloo_world_of_one):
-    StopVote(torch.device("cpu")).finish()
+    vote = StopVote(torch.device("cpu"))
+    vote.finish()  # nothing in flight: returns without waiting
+    assert vote._pending is None
+    assert [vote.poll(requested) for requested in (True, False)] == [False, True]  # the vote still works after it
+    vote.finish()

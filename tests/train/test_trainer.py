@@ -255,3 +255,32 @@ def test_stop_signal_second_ctrl_c_quits_and_handlers_are_restored():
             signal.raise_signal(signal.SIGINT)
     assert signal.getsignal(signal.SIGTERM) is before
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_non_finite_weights_are_never_saved_nor_resumed_nor_sampled(tmp_path, monkeypatch):
+    original = trainer_module.Trainer._train_step
+
+    def poison_after_step_two(self):
+        original(self)
+        if self.step == 1:  # the step being finished is 2: its loss is fine, its weights are not
+            with torch.no_grad():
+                self.module.decoder.bias[0] = float("nan")
+
+    monkeypatch.setattr(trainer_module.Trainer, "_train_step", poison_after_step_two)
+    result = train(make_config("test-probe", steps=6, checkpoint_every=2), tmp_path / "poisoned")
+    assert result.status == "diverged" and result.step == 2
+    assert result.message.startswith("training diverged at step 2 (decoder.bias became NaN or infinite); no checkpoint was saved")
+    assert not (tmp_path / "poisoned" / "checkpoints" / "last.safetensors").exists()
+    monkeypatch.undo()
+
+    run = tmp_path / "run"
+    train(make_config("test-probe", steps=2), run)
+    last = run / "checkpoints" / "last.safetensors"
+    checkpoint = read_checkpoint(last)
+    tensors = {k: (v * float("nan") if k.startswith("model.") else v) for k, v in checkpoint.tensors.items()}
+    from safetensors.torch import save_file
+
+    save_file(tensors, str(last), metadata={"genzoo": json.dumps(checkpoint.metadata)})
+    for attempt in (lambda: load_model(run, which="last"), lambda: train(resume_config(run, {"train": {"steps": 4}}), run, resume=True)):
+        with pytest.raises(CheckpointError, match=r"holds non-finite weights \(decoder.bias has NaN or infinite values\): it was saved after"):
+            attempt()

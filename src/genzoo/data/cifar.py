@@ -217,11 +217,12 @@ class Cifar10(DatasetSource):
         path, searched = find_cifar(names, data_dir)
         if path is None:
             looked = ", ".join(searched)
-            fix = f"pass --data-dir DIR holding {BATCH_DIR}/ or {ARCHIVE}, or set GENZOO_DATA"
+            fix = (f"put {BATCH_DIR}/ or {ARCHIVE} into --data-dir {data_dir}, or drop --data-dir" if data_dir
+                   else f"pass --data-dir DIR holding {BATCH_DIR}/ or {ARCHIVE}, or set GENZOO_DATA")
             if not download:
                 raise DataError(f"cifar10 {split} batches not found in {looked}: {fix}, or allow download")
             try:
-                (path,) = download_files("cifar10", [ARCHIVE], download_dir("cifar10"), progress=progress)
+                (path,) = download_files("cifar10", [ARCHIVE], download_dir("cifar10", data_dir), progress=progress)
             except DataError as error:
                 raise DataError(f"{error}; not found locally in {looked}: {fix}") from None
         if path.is_file():

@@ -44,7 +44,11 @@ def parse_idx(data: bytes, where: str = "IDX data") -> np.ndarray:
         raise DataError(f"{where}: {len(data)} bytes is too short for an IDX header: the file is truncated, download it again")
     zero, type_code, ndim = int.from_bytes(data[:2], "big"), data[2], data[3]
     if zero != 0 or type_code not in IDX_TYPES or ndim == 0:
-        raise DataError(f"{where}: wrong magic number 0x{data[:4].hex()} (expected e.g. 0x00000803 for images): not an IDX file")
+        found = " ".join(f"{byte:02x}" for byte in data[:4])
+        raise DataError(
+            f"{where}: not an IDX file (its first 4 bytes are {found} in hex; an IDX file starts with 00 00, "
+            "a type code and the number of dimensions, e.g. 00 00 08 03 for uint8 images)"
+        )
     header_size = 4 + 4 * ndim
     if len(data) < header_size:
         raise DataError(f"{where}: header of {ndim} dimensions is truncated: download the file again")
@@ -54,8 +58,8 @@ def parse_idx(data: bytes, where: str = "IDX data") -> np.ndarray:
     actual = len(data) - header_size
     if actual != expected:
         dims = "x".join(map(str, shape))
-        problem = "truncated" if actual < expected else "has trailing bytes"
-        raise DataError(f"{where}: header says {dims} ({expected} bytes of data) but the file holds {actual}: it is {problem}, download it again")
+        problem = "it is truncated" if actual < expected else "it has trailing bytes"
+        raise DataError(f"{where}: header says {dims} ({expected} bytes of data) but the file holds {actual}: {problem}, download it again")
     return np.frombuffer(data, dtype=dtype, offset=header_size).reshape(shape)
 
 
@@ -86,8 +90,10 @@ class IdxSource(DatasetSource):
     def _required(self, splits: tuple[str, ...]) -> list[tuple[str, str]]:
         return [(f"{name}.gz", name) for split in splits for name in split_files(split)]
 
-    def _fix(self) -> str:
+    def _fix(self, data_dir: str | None = None) -> str:
         hint = f", or on Debian `{self.install_hint}`" if self.install_hint else ""
+        if data_dir:
+            return f"put the IDX files into --data-dir {data_dir}, or drop --data-dir to search $GENZOO_DATA, the cache and system places{hint}"
         return f"pass --data-dir DIR holding the IDX files, or set GENZOO_DATA{hint}"
 
     def locate(self, data_dir: str | None) -> DatasetLocation:
@@ -104,11 +110,11 @@ class IdxSource(DatasetSource):
         names = [f"{name}.gz" for name in split_files(split)]
         looked = ", ".join(searched)
         if not download:
-            raise DataError(f"{self.name} {split} files ({names[0]}, {names[1]}) not found in {looked}: {self._fix()}, or allow download")
+            raise DataError(f"{self.name} {split} files ({names[0]}, {names[1]}) not found in {looked}: {self._fix(data_dir)}, or allow download")
         try:
-            return download_files(self.name, names, download_dir(self.name), progress=progress)
+            return download_files(self.name, names, download_dir(self.name, data_dir), progress=progress)
         except DataError as error:
-            raise DataError(f"{error}; not found locally in {looked}: {self._fix()}") from None
+            raise DataError(f"{error}; not found locally in {looked}: {self._fix(data_dir)}") from None
 
     def load(self, split: str, *, data_dir: str | None, download: bool, progress: bool) -> ImageDataset:
         images_path, labels_path = self._files(split, data_dir, download, progress)

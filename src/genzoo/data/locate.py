@@ -1,9 +1,12 @@
 """Where dataset files are looked for, in order.
 
-1. the explicit `data_dir` argument (`--data-dir`),
-2. `$GENZOO_DATA` (one or more directories separated by `os.pathsep`),
-3. the user cache, `$XDG_CACHE_HOME/genzoo` or `~/.cache/genzoo` (downloads land here),
-4. known system places (`SYSTEM_PLACES`, e.g. Debian's `dataset-fashion-mnist` package).
+1. `$GENZOO_DATA` (one or more directories separated by `os.pathsep`),
+2. the user cache, `$XDG_CACHE_HOME/genzoo` or `~/.cache/genzoo` (downloads land here),
+3. known system places (`SYSTEM_PLACES`, e.g. Debian's `dataset-fashion-mnist` package).
+
+An explicit `data_dir` (`--data-dir`) replaces that list: it must be an existing directory,
+the files are looked for there alone and downloads land there, so a wrong path is an
+error instead of silently another copy of the data.
 
 In each root both `<root>/<dataset-name>/<files>` and `<root>/<files>` are accepted.
 """
@@ -14,6 +17,8 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from genzoo.errors import DataError
 
 SYSTEM_PLACES: dict[str, tuple[str, ...]] = {
     "fashion-mnist": ("/usr/share/datasets/fashion-mnist",),
@@ -37,16 +42,30 @@ def cache_dir() -> Path:
     return Path(base) / "genzoo"
 
 
-def download_dir(name: str) -> Path:
-    """Where downloaded files of dataset `name` are stored."""
-    return cache_dir() / name
+def download_dir(name: str, data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Where downloaded files of dataset `name` are stored: the explicit `data_dir`, else the cache."""
+    explicit = explicit_data_dir(data_dir)
+    return explicit if explicit is not None else cache_dir() / name
+
+
+def explicit_data_dir(data_dir: str | os.PathLike[str] | None) -> Path | None:
+    """`data_dir` as a Path (None when not given); DataError when it is missing or not a directory."""
+    if not data_dir:
+        return None
+    path = Path(data_dir).expanduser()
+    if not path.exists():
+        raise DataError(f"--data-dir {path} does not exist: check the path, or drop --data-dir to search $GENZOO_DATA, the cache and system places")
+    if not path.is_dir():
+        raise DataError(f"--data-dir {path} is a file, not a directory: pass the directory holding the dataset files")
+    return path
 
 
 def search_roots(name: str, data_dir: str | os.PathLike[str] | None = None) -> list[Path]:
-    """The roots searched for dataset `name`, in order, without duplicates."""
+    """The roots searched for dataset `name`, in order, without duplicates (only `data_dir` when given)."""
+    explicit = explicit_data_dir(data_dir)
+    if explicit is not None:
+        return [explicit]
     roots: list[str] = []
-    if data_dir:
-        roots.append(os.fspath(data_dir))
     roots += [part for part in os.environ.get("GENZOO_DATA", "").split(os.pathsep) if part]
     roots.append(os.fspath(cache_dir()))
     roots += SYSTEM_PLACES.get(name, ())

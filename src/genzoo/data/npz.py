@@ -76,6 +76,7 @@ def chw(shape: tuple[int, ...], layout: str) -> tuple[int, int, int]:
 
 def to_uint8_images(array: np.ndarray, layout: str, where: str) -> torch.Tensor:
     """uint8 (N, C, H, W) from an images array in any accepted layout and dtype."""
+    stored = array  # for error messages: indices as in the file
     if layout == "nhw":
         array = array[:, None]
     elif layout == "nhwc":
@@ -91,8 +92,14 @@ def to_uint8_images(array: np.ndarray, layout: str, where: str) -> torch.Tensor:
             raise DataError(f"{where}: integer images must lie in 0..255, got {array.min()}..{array.max()}")
         array = array.astype(np.uint8)
     elif np.issubdtype(array.dtype, np.floating):
-        if array.size and (not np.isfinite(array).all() or array.min() < 0 or array.max() > 1):
-            raise DataError(f"{where}: float images must lie in [0, 1], got {np.nanmin(array)}..{np.nanmax(array)}")
+        finite = np.isfinite(stored)
+        if not finite.all():
+            bad = stored[~finite]
+            kinds = " and ".join(kind for kind, present in (("NaN", np.isnan(bad).any()), ("infinite", np.isinf(bad).any())) if present)
+            first = tuple(int(i) for i in np.argwhere(~finite)[0])
+            raise DataError(f"{where}: {bad.size} values are {kinds} (the first at index {first}): float images must be finite, in [0, 1]")
+        if array.size and (array.min() < 0 or array.max() > 1):
+            raise DataError(f"{where}: float images must lie in [0, 1], got {array.min()}..{array.max()}")
         array = np.rint(array * 255).astype(np.uint8)
     else:
         raise DataError(f"{where}: images must be uint8, integers or floats in [0, 1], got {array.dtype}")

@@ -75,6 +75,14 @@ def to_points(x: torch.Tensor, extent: float, value_range: tuple[float, float] =
     return (2 * unit - 1) * extent
 
 
+def point_mixture(dataset: str, options: dict | None = None) -> str | None:
+    """The mixture ("ring" or "grid") when `dataset` is toy2d, else None: how callers tell
+    2-D point data (scored by mode coverage, drawn as scatter plots) from images."""
+    if dataset != "toy2d":
+        return None
+    return Toy2DOptions(**{k: v for k, v in (options or {}).items() if k == "mixture"}).mixture
+
+
 @dataclass(frozen=True)
 class Toy2DOptions:
     mixture: Literal["ring", "grid"] = "ring"

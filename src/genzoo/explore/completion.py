@@ -4,6 +4,8 @@ PixelRNN's occlusion completions (van den Oord et al. 2016, Figure 1): the kept 
 are forced and every other sub-pixel is drawn from p(x_i | x_<i) in raster order. A sampled
 sub-pixel sees the kept ones before it, never those after it, so the natural mask keeps a
 prefix of the image (`top-half`); `left-half` and `center` show what the ordering cannot use.
+`completion_rows` lays out original, masked input and completions per image, with
+`completion_column_labels` for `genzoo.explore.figure.save_labelled_grid`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from typing import Literal
 
 import torch
 
+from genzoo.data.format import DataFormat
+from genzoo.explore.sampling import to_display
 from genzoo.models.autoregressive import AutoregressiveModel
 from genzoo.models.base import GenerativeModel
 
@@ -84,3 +88,24 @@ def complete(
     finally:
         model.train(was_training)
     return completed.view(batch, n, *images.shape[1:])
+
+
+def completion_rows(images: torch.Tensor, keep: torch.Tensor, completions: torch.Tensor, data_format: DataFormat) -> torch.Tensor:
+    """uint8 rows of (original, masked input, completion 1..n): (B * (2 + n), C, H, W).
+
+    images (B, C, H, W) and completions (B, n, C, H, W) in the model's value space; keep (C, H, W)
+    or (B, C, H, W). The hidden part of the masked input is shown mid-gray.
+    """
+    low, high = data_format.value_range
+    keep = keep.to(device=images.device, dtype=torch.bool)
+    masked = torch.where(keep, images, torch.full_like(images, (low + high) / 2))  # (B, C, H, W)
+    rows = torch.cat([images[:, None], masked[:, None], completions.to(images.device)], dim=1)  # (B, 2 + n, C, H, W)
+    return to_display(rows.flatten(0, 1), data_format).cpu()
+
+
+def completion_column_labels(n: int, region: str) -> tuple[str, ...]:
+    """("original", "kept: top half", "sample 1", ..., "sample n") for `completion_rows`."""
+    if region not in REGIONS:
+        raise ValueError(f"bad region {region!r}: choose one of {', '.join(REGIONS)}")
+    kept = {"top-half": "top half", "left-half": "left half", "center": "border"}[region]
+    return ("original", f"kept: {kept}", *(f"sample {i}" for i in range(1, n + 1)))

@@ -5,6 +5,9 @@ White 2016, "Sampling Generative Networks"): for unit directions at angle omega,
 slerp(a, b; t) = sin((1 - t) omega) / sin(omega) * a + sin(t omega) / sin(omega) * b.
 It keeps the norm typical of a high-dimensional Gaussian sample, where the straight line
 between two samples passes through low-density space near the origin.
+
+`interpolation_column_labels` names the columns of a decoded path (A at t=0 .. B at t=1)
+for `genzoo.explore.figure.save_labelled_grid`.
 """
 
 from __future__ import annotations
@@ -44,6 +47,14 @@ def latent_path(a: torch.Tensor, b: torch.Tensor, steps: int, kind: PathKind = "
         raise ValueError(f"unknown interpolation {kind!r}: choose one of linear, slerp")
     t = torch.linspace(0.0, 1.0, steps)
     return slerp(a, b, t) if kind == "slerp" else lerp(a, b, t)
+
+
+def interpolation_column_labels(steps: int) -> tuple[str, ...]:
+    """"A t=0", "t=0.11", ..., "B t=1": the path parameter of each of `steps` columns."""
+    if steps < 2:
+        raise ValueError(f"an interpolation needs at least 2 steps, got {steps}")
+    values = [f"t={t:.2f}".rstrip("0").rstrip(".") for t in torch.linspace(0.0, 1.0, steps).tolist()]
+    return (f"A {values[0]}", *values[1:-1], f"B {values[-1]}")
 
 
 @torch.no_grad()

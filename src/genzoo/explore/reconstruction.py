@@ -1,4 +1,8 @@
-"""Reconstructions: test images next to what an encoder-decoder model makes of them."""
+"""Reconstructions: test images next to what an encoder-decoder model makes of them.
+
+Laid out as pairs of rows, originals over their reconstructions; `reconstruction_row_labels`
+names each row for `genzoo.explore.figure.save_labelled_grid`.
+"""
 
 from __future__ import annotations
 
@@ -34,3 +38,15 @@ def reconstruction_rows(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor
     for start in range(0, x.shape[0], per_row):
         rows += [originals[start : start + per_row], rebuilt[start : start + per_row]]
     return torch.cat(rows), per_row
+
+
+def reconstruction_row_labels(count: int, per_row: int, *, first_index: int = 0) -> tuple[str, ...]:
+    """Labels of the rows of `reconstruction_rows` for `count` images: "test 0-7", "reconstructed", ..."""
+    if count < 1 or per_row < 1:
+        raise ValueError(f"count and per_row must be >= 1, got {count} and {per_row}")
+    labels: list[str] = []
+    for start in range(0, count, per_row):
+        end = min(start + per_row, count) - 1
+        span = f"{first_index + start}" if end == start else f"{first_index + start}-{first_index + end}"
+        labels += [f"test {span}", "reconstructed"]
+    return tuple(labels)

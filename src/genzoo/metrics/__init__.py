@@ -3,7 +3,9 @@
     frechet_distance(mu1, s1, mu2, s2) / fid(...)   FID from Gaussian statistics (pure)
     kid(a, b) / precision_recall(real, fake)        on feature arrays (pure)
     classifier_score(probs)                         Inception Score formula on genzoo's classifier
-    load_feature_extractor("fashion-mnist", shape)  the cached per-dataset classifier (trained if missing)
+    choose_feature_extractor("fashion-mnist")      the cached classifier evaluations use (default trained if none, announced)
+    load_feature_extractor("fashion-mnist", shape)  the cached classifier of one recipe (trained if missing)
+    recognised_share(probs)                         share of images the classifier names with p(y|x) >= 0.9
     reference_statistics(extractor, "fashion-mnist") cached test-split statistics
     evaluate_run(run_dir)                           likelihood, sample quality and speed of a trained run
 """
@@ -14,6 +16,7 @@ from genzoo.metrics.features import (
     FeatureExtractorError,
     FeatureNetConfig,
     FeatureTraining,
+    choose_feature_extractor,
     load_feature_extractor,
     train_feature_classifier,
 )
@@ -27,6 +30,7 @@ from genzoo.metrics.sample_quality import (
     inception_score_like,
     kid,
     precision_recall,
+    recognised_share,
     sqrtm_psd,
 )
 
@@ -37,6 +41,7 @@ __all__ = [
     "FeatureNetConfig",
     "FeatureTraining",
     "ReferenceStatistics",
+    "choose_feature_extractor",
     "classifier_score",
     "evaluate_run",
     "fid",
@@ -47,6 +52,7 @@ __all__ = [
     "kid",
     "load_feature_extractor",
     "precision_recall",
+    "recognised_share",
     "reference_statistics",
     "sqrtm_psd",
     "train_feature_classifier",

@@ -16,14 +16,26 @@ What is measured, and how it is stated in the result:
   - sample quality: `num_samples` images from `sample_images` (seeded) against the same number
     of test images (Lucic et al. 2018 use 10k vs 10k), the test images shown through the run's
     preprocessing (`genzoo.metrics.reference`); FID, KID (mean and standard error), improved
-    precision/recall (k = 3) and the classifier score, all in the feature space of
-    genzoo's per-dataset classifier, whose id and test accuracy are recorded with both N.
+    precision/recall (k = 3), the classifier score and the recognised share (samples the
+    classifier names with p(y|x) >= 0.9), all in the feature space of genzoo's per-dataset
+    classifier, whose id, test accuracy and choice (`choose_feature_extractor`: the most
+    accurate cached one, else the default trained now, announced on stderr) are recorded with
+    both N. `real_reference` holds the same figures for as many other real images (training
+    images the classifier never saw) against the same test images: the floor at this N.
   - speed: sampling seconds per image (batch size and device stated) and the training
     throughput (images/s, median of the train records of RUN_DIR/metrics.jsonl).
   - sharpness: the variance of the Laplacian of the samples over that of as many test images
     shown through the run's preprocessing (`genzoo.metrics.sharpness`; < 1: blurrier), both N
     stated. It reuses the samples drawn for sample quality or speed, else draws
     min(num_samples, batch_size).
+  - latent_usage, for models with an encoder: active units (Burda et al. 2016: Cov_x(E_q[z_u])
+    > 0.01) and the KL of each latent dimension over the test images (N stated, `test_images`
+    caps it), `genzoo.metrics.latent_usage`; for a deterministic encoder (ae) the variance of
+    its codes per dimension. Models without an encoder get {"available": false, "reason": ...}.
+  - modes, for 2-D point data (toy2d): modes covered and the high-quality share of
+    `num_samples` samples (`genzoo.metrics.modes`, VEEGAN / PacGAN criteria, N stated). On such
+    data "modes" replaces the image metrics (FID, KID, P&R, classifier score, sharpness), which
+    are recorded as skipped with the reason; on image data "modes" is skipped.
 """
 
 from __future__ import annotations
@@ -42,8 +54,9 @@ import torch
 
 from genzoo.errors import ConfigError, unknown_choice
 
-METRICS = ("likelihood", "fid", "kid", "pr", "classifier_score", "speed", "sharpness")
-SAMPLE_QUALITY_METRICS = ("fid", "kid", "pr", "classifier_score")
+METRICS = ("likelihood", "fid", "kid", "pr", "classifier_score", "recognised", "speed", "sharpness", "latent_usage")
+POINT_METRICS = ("modes",)  # 2-D point data (toy2d) only; chosen there automatically (see _choose_point_metrics)
+SAMPLE_QUALITY_METRICS = ("fid", "kid", "pr", "classifier_score", "recognised")
 
 
 def _progress(iterable: Iterable[Any], enabled: bool, **options: Any) -> Iterable[Any]:
@@ -174,6 +187,7 @@ def evaluate_run(
     seed: int = 0,
     which: str = "best",
     feature_extractor: Any = None,
+    announce: bool = True,
     inception_weights: str | os.PathLike[str] | None = None,
     kid_subsets: int = 100,
     kid_subset_size: int = 1000,
@@ -185,8 +199,9 @@ def evaluate_run(
     """Evaluate the run directory or checkpoint `path`; a JSON-serialisable dict (see module docstring).
 
     reference_images: test images for sample quality (default: num_samples, capped at the split);
-    test_images: test images for the likelihood (default: the whole split);
-    feature_extractor: a `FeatureExtractor` to use instead of the cached default of the dataset;
+    test_images: test images for the likelihood and latent usage (default: the whole split);
+    feature_extractor: a `FeatureExtractor` to use instead of choosing one (`choose_feature_extractor`);
+    announce: print which feature extractor is used, and why one is trained, on stderr;
     inception_weights: pytorch-fid's Inception-v3 weights file: use the FID Inception network instead.
     """
     from genzoo.data import load_dataset
@@ -195,8 +210,8 @@ def evaluate_run(
 
     metrics = tuple(dict.fromkeys(metrics))
     for name in metrics:
-        if name not in METRICS:
-            raise unknown_choice("metric", name, METRICS)
+        if name not in METRICS + POINT_METRICS:
+            raise unknown_choice("metric", name, METRICS + POINT_METRICS)
     if num_samples < 2:
         raise ConfigError(f"the number of samples must be >= 2, got {num_samples}")
     target = resolve_device(device)
@@ -219,6 +234,7 @@ def evaluate_run(
         "device": str(model.device),
         "metrics": list(metrics),
     }
+    metrics = _choose_point_metrics(result, metrics)  # toy2d: modes instead of image metrics
     test_set = None
     if "likelihood" in metrics or "sharpness" in metrics or any(name in metrics for name in SAMPLE_QUALITY_METRICS):
         test_set = load_dataset(data.name, "test", data_dir=data.data_dir, download=data.download, progress=progress, **dataset_options)
@@ -239,7 +255,7 @@ def evaluate_run(
         result["sample_quality"] = _sample_quality(
             model, info, test_set, wanted, num_samples=num_samples, reference_images=reference_images, batch_size=batch_size,
             seed=seed, feature_extractor=feature_extractor, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, pr_k=pr_k,
-            splits=classifier_score_splits, cache=cache, progress=progress, device=target,
+            splits=classifier_score_splits, cache=cache, progress=progress, device=target, announce=announce,
         )
         sampling_seconds_per_image = result["sample_quality"].pop("_seconds_per_image", None)
         samples = result["sample_quality"].pop("_samples", None)
@@ -263,6 +279,11 @@ def evaluate_run(
     if "sharpness" in metrics:
         assert test_set is not None
         result["sharpness"] = sharpness_metrics(model, info, test_set, samples, num_samples=min(num_samples, batch_size), batch_size=batch_size, seed=seed)
+    if "modes" in metrics:
+        result["modes"] = modes_metrics(model, result["dataset"], num_samples=num_samples, seed=seed)
+        _state_modes_as_sample_quality(result)
+    if "latent_usage" in metrics:
+        result["latent_usage"] = _latent_usage(model, info, test_set, test_images=test_images, batch_size=batch_size, seed=seed, progress=progress)
     result["summary"] = summary_lines(result)
     return _json_ready(result)
 
@@ -285,55 +306,96 @@ def _sample_quality(
     cache: bool,
     progress: bool,
     device: torch.device,
+    announce: bool = True,
 ) -> dict[str, Any]:
-    from genzoo.metrics.features import load_feature_extractor
-    from genzoo.metrics.reference import reference_statistics, statistics_of_images
-    from genzoo.metrics.sample_quality import classifier_score, frechet_distance, kid, precision_recall
+    """Samples against test images, and test images against other real images (the floor), in one extractor's features."""
+    from genzoo.metrics.features import choose_feature_extractor
+    from genzoo.metrics.reference import other_real_statistics, reference_statistics, statistics_of_images
+    from genzoo.metrics.sample_quality import RECOGNISED_THRESHOLD, classifier_score, recognised_share
 
     data = info.run_config.data
-    extractor = feature_extractor or load_feature_extractor(
-        data.name, model.data_format.image_shape, data_dir=data.data_dir, dataset_options=dict(data.options), device=device, progress=progress,
-    )
+    if feature_extractor is not None:
+        extractor, choice_note = feature_extractor, f"feature extractor: {feature_extractor.identifier}, given by the caller"
+    else:
+        choice = choose_feature_extractor(
+            data.name, model.data_format.image_shape, data_dir=data.data_dir, dataset_options=dict(data.options), device=device,
+            progress=progress, say=_print_notice if announce else None,
+        )
+        extractor, choice_note = choice.extractor, choice.note
     try:
         samples, seconds = sample_with_timing(model, num_samples, seed=seed, batch_size=batch_size, progress=progress)
     except NotImplementedError as error:
         return {"available": False, "reason": f"model {model.name} cannot sample ({error})"}
     extractor.check_images(samples)
     reference_count = min(reference_images or num_samples, len(test_set))
-    reference = reference_statistics(
-        extractor, data.name, "test", dataset_options=dict(data.options), data_dir=data.data_dir, preprocess=info.preprocess,
-        max_images=reference_count, seed=0, cache=cache, progress=progress,
-    )
+    real_options = dict(dataset_options=dict(data.options), data_dir=data.data_dir, preprocess=info.preprocess, max_images=reference_count,
+                        seed=0, cache=cache, progress=progress)
+    reference = reference_statistics(extractor, data.name, "test", **real_options)
+    other_real = other_real_statistics(extractor, data.name, **real_options)
     generated = statistics_of_images(extractor, samples, progress=progress)
     out: dict[str, Any] = {
         "available": True,
         "num_samples": num_samples,
         "sampling_seed": seed,
-        "reference": {"split": "test", "num_images": reference.num_images, "preprocess": list(info.preprocess), "subset_seed": 0},
-        "feature_extractor": extractor.describe(),
+        "reference": {"split": "test", "num_images": reference.num_images, "preprocess": list(info.preprocess), "subset_seed": 0,
+                      "feature_total_variance": float(np.trace(reference.sigma))},  # Tr(Sigma): the scale of FIDs in these features
+        "feature_extractor": {**extractor.describe(), "choice": choice_note},
     }
-    if "fid" in wanted:
-        out["fid"] = frechet_distance(reference.mu, reference.sigma, generated.mu, generated.sigma)
-    if "kid" in wanted:
-        # Subsets must be a proper part of each set, or every subset is the whole set and the
-        # standard error collapses to 0: at most half of the smaller set.
-        size = min(kid_subset_size, max(2, min(num_samples, reference.num_images) // 2))
-        value = kid(reference.features, generated.features, subsets=kid_subsets, subset_size=size, seed=seed)
-        out["kid"] = {"mean": value.mean, "std_error": value.std_error, "subsets": kid_subsets, "subset_size": size}
-    if "pr" in wanted:
-        pr = precision_recall(reference.features, generated.features, k=pr_k)
-        out["precision"], out["recall"], out["pr_k"] = pr.precision, pr.recall, pr_k
+    # The same figures for real images: N test images against N other real images, the floor a perfect model would reach.
+    real: dict[str, Any] = {"images": other_real.key["images"], "split": "train", "num_images": other_real.num_images,
+                            "num_test_images": reference.num_images, "preprocess": list(info.preprocess), "subset_seed": 0}
+    out["real_reference"] = real
+    for name, value in _quality_figures(reference, generated, wanted, seed=seed, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size,
+                                        pr_k=pr_k).items():
+        out[name] = value
+    for name, value in _quality_figures(reference, other_real, wanted, seed=seed, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size,
+                                        pr_k=pr_k).items():
+        real[name] = value
+    if "recognised" in wanted:
+        out["recognised"] = {
+            "threshold": RECOGNISED_THRESHOLD,
+            "samples": recognised_share(generated.class_probs, classes=extractor.num_classes),
+            "test_images": recognised_share(reference.class_probs, classes=extractor.num_classes),
+            "other_real_images": recognised_share(other_real.class_probs, classes=extractor.num_classes),
+            "measure": f"share of images whose most probable class of the dataset has p(y|x) >= {RECOGNISED_THRESHOLD:g} under the feature classifier",
+        }
     if "classifier_score" in wanted:
         parts = min(splits, num_samples, reference.num_images)
         score = classifier_score(generated.class_probs, splits=parts)
-        real = classifier_score(reference.class_probs, splits=parts)
+        test_score = classifier_score(reference.class_probs, splits=parts)
         out["classifier_score"] = {
-            "mean": score.mean, "std": score.std, "splits": parts, "test_images_mean": real.mean,
+            "mean": score.mean, "std": score.std, "splits": parts, "test_images_mean": test_score.mean,
             "note": "Inception Score formula on genzoo's dataset classifier; not the Inception Score",
         }
     out["_seconds_per_image"] = seconds / num_samples
     out["_samples"] = samples
     return out
+
+
+def _quality_figures(reference: Any, other: Any, wanted: list[str], *, seed: int, kid_subsets: int, kid_subset_size: int, pr_k: int) -> dict[str, Any]:
+    """FID, KID and precision/recall of `other` against the test `reference` (ReferenceStatistics), those in `wanted`."""
+    from genzoo.metrics.sample_quality import frechet_distance, kid, precision_recall
+
+    out: dict[str, Any] = {}
+    if "fid" in wanted:
+        out["fid"] = frechet_distance(reference.mu, reference.sigma, other.mu, other.sigma)
+    if "kid" in wanted:
+        # Subsets must be a proper part of each set, or every subset is the whole set and the
+        # standard error collapses to 0: at most half of the smaller set.
+        size = min(kid_subset_size, max(2, min(other.num_images, reference.num_images) // 2))
+        value = kid(reference.features, other.features, subsets=kid_subsets, subset_size=size, seed=seed)
+        out["kid"] = {"mean": value.mean, "std_error": value.std_error, "subsets": kid_subsets, "subset_size": size}
+    if "pr" in wanted:
+        pr = precision_recall(reference.features, other.features, k=pr_k)
+        out["precision"], out["recall"], out["pr_k"] = pr.precision, pr.recall, pr_k
+    return out
+
+
+def _print_notice(line: str) -> None:
+    """One line on stderr: which feature extractor an evaluation uses, or why it trains one now."""
+    import sys
+
+    print(f"genzoo: {line}", file=sys.stderr, flush=True)
 
 
 def sharpness_metrics(
@@ -383,26 +445,8 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
             )
     quality = result.get("sample_quality")
     if quality:
-        if not quality["available"]:
-            lines.append(f"sample quality: {quality['reason']}")
-        else:
-            extractor = quality["feature_extractor"]
-            accuracy = extractor.get("test_accuracy")
-            where = (
-                f"N={quality['num_samples']} samples vs {quality['reference']['num_images']} test images, "
-                f"features {extractor['id']}" + (f" (test accuracy {accuracy:.3f})" if accuracy is not None else "")
-            )
-            values = []
-            if "fid" in quality:
-                values.append(f"FID {quality['fid']:.3f}")
-            if "kid" in quality:
-                values.append(f"KID {quality['kid']['mean']:.5f} +- {quality['kid']['std_error']:.5f}")
-            if "precision" in quality:
-                values.append(f"precision {quality['precision']:.3f} recall {quality['recall']:.3f} (k={quality['pr_k']})")
-            if "classifier_score" in quality:
-                score = quality["classifier_score"]
-                values.append(f"classifier score {score['mean']:.3f} (test images {score['test_images_mean']:.3f})")
-            lines.append(", ".join(values) + f" [{where}]")
+        lines += sample_quality_lines(quality)
+    lines += modes_summary_lines(result)
     speed = result.get("speed")
     if speed:
         sampling = speed.get("sampling_seconds_per_image")
@@ -412,6 +456,11 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
             + (f"sampling {sampling * 1000:.3f} ms/image (batch {speed['sampling_batch_size']}, {speed['device']})" if sampling is not None else "sampling n/a")
             + (f", training {training:.0f} images/s" if training is not None else ", training n/a")
         )
+    usage = result.get("latent_usage")
+    if usage and usage["available"]:  # models without an encoder: recorded in the JSON, not printed
+        from genzoo.metrics.latent_usage import usage_line
+
+        lines.append(usage_line(usage))
     sharpness = result.get("sharpness")
     if sharpness:
         lines.append(
@@ -419,6 +468,135 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
             f"vs {sharpness['num_test_images']} test images)" if sharpness["available"] else f"sharpness: {sharpness['reason']}"
         )
     return lines
+
+
+# ---- 2-D point data (toy2d): mode coverage instead of image metrics -------------------------
+IMAGE_METRICS = SAMPLE_QUALITY_METRICS + ("sharpness",)
+POINT_DATA_REASON = "skipped: toy2d samples are 2-D points, not images"
+
+
+# ---- latent usage: active units and KL per dimension (genzoo.metrics.latent_usage) ------------
+def _latent_usage(model: Any, info: Any, test_set: Any, *, test_images: int | None, batch_size: int, seed: int, progress: bool) -> dict[str, Any]:
+    """Active units and KL per latent dimension over the first `test_images` test images (default all); encoder models only."""
+    from genzoo.data import load_dataset
+    from genzoo.metrics.latent_usage import latent_usage_metrics
+
+    if not model.capabilities.encoder:
+        return {"available": False, "reason": f"model {model.name} has no encoder"}
+    if test_set is None:
+        data = info.run_config.data
+        test_set = load_dataset(data.name, "test", data_dir=data.data_dir, download=data.download, progress=progress, **dict(data.options))
+    count = len(test_set) if test_images is None else min(test_images, len(test_set))
+    labels = None if test_set.labels is None else test_set.labels[:count]
+    return latent_usage_metrics(model, info, test_set.images[:count], labels, batch_size=batch_size, seed=seed)
+
+
+def _choose_point_metrics(result: dict[str, Any], metrics: tuple[str, ...]) -> tuple[str, ...]:
+    """The metrics to compute for result["dataset"]: on toy2d points the image metrics are recorded
+    as skipped and "modes" stands in for them; elsewhere "modes" is recorded as skipped."""
+    from genzoo.data.toy2d import point_mixture
+
+    dataset = result["dataset"]
+    if point_mixture(dataset["name"], dataset["options"]) is None:
+        if "modes" in metrics:
+            result["modes"] = {"available": False, "reason": f"skipped: modes needs toy2d points, dataset is {dataset['name']}"}
+        kept = tuple(name for name in metrics if name != "modes")
+    else:
+        image = [name for name in metrics if name in IMAGE_METRICS]
+        if any(name in SAMPLE_QUALITY_METRICS for name in image):
+            result["sample_quality"] = {"available": False, "reason": POINT_DATA_REASON}
+        if "sharpness" in image:
+            result["sharpness"] = {"available": False, "reason": POINT_DATA_REASON}
+        kept = tuple(name for name in metrics if name not in IMAGE_METRICS)
+        if image and "modes" not in kept:
+            kept += ("modes",)
+    result["metrics"] = list(kept)
+    return kept
+
+
+def modes_metrics(model: Any, dataset: dict[str, Any], *, num_samples: int, seed: int) -> dict[str, Any]:
+    """Modes covered and high-quality share of num_samples seeded samples of a model of toy2d points."""
+    from genzoo.data.toy2d import mixture_modes, point_mixture
+    from genzoo.metrics.modes import MIN_SHARE, QUALITY_STDS, mode_statistics, sample_points, samples_needed_per_mode
+
+    mixture = point_mixture(dataset["name"], dataset["options"])
+    try:
+        points = sample_points(model, mixture, num_samples, seed=seed)  # (N, 2)
+    except NotImplementedError as error:
+        return {"available": False, "reason": f"model {model.name} cannot sample ({error})"}
+    centres, std = mixture_modes(mixture)
+    stats = mode_statistics(points, centres, std)
+    return {
+        "available": True,
+        **stats.as_dict(),
+        "counts": list(stats.counts),
+        "mixture": mixture,
+        "sampling_seed": seed,
+        "quality_stds": QUALITY_STDS,
+        "quality_radius": QUALITY_STDS * std,
+        "samples_needed_per_mode": samples_needed_per_mode(stats),
+        "criteria": f"high quality: within {QUALITY_STDS:g} std of a mode centre; covered: >= {MIN_SHARE:g} of the expected N/K high-quality samples",
+    }
+
+
+def _state_modes_as_sample_quality(result: dict[str, Any]) -> None:
+    """Where FID & co were skipped for points, their reason carries the mode figures, so tables
+    that show sample quality (the report's properties) show what was measured instead."""
+    quality, modes = result.get("sample_quality"), result["modes"]
+    if quality and quality.get("reason") == POINT_DATA_REASON and modes["available"]:
+        quality["reason"] = (
+            f"{modes['modes_covered']} of {modes['num_modes']} modes covered, high-quality share "
+            f"{modes['high_quality_fraction']:.2f} (N={modes['num_samples']}); FID/KID/P&R skipped: toy2d points are not images"
+        )
+
+
+def modes_summary_lines(result: dict[str, Any]) -> list[str]:
+    """The modes line of `summary_lines` (none when the result has no modes section)."""
+    modes = result.get("modes")
+    if not modes:
+        return []
+    if not modes["available"]:
+        return [f"modes: {modes['reason']}"]
+    return [
+        f"modes covered: {modes['modes_covered']} of {modes['num_modes']} ({modes['mixture']}), high-quality share "
+        f"{modes['high_quality_fraction']:.3f} [N={modes['num_samples']} samples; high quality: within "
+        f"{modes['quality_radius']:g} = {modes['quality_stds']:g} std of a mode centre; a mode is covered with >= {modes['samples_needed_per_mode']} of them]"
+    ]
+
+
+def sample_quality_lines(quality: dict[str, Any]) -> list[str]:
+    """The sample-quality lines of `summary_lines`: samples vs test images, then real images vs test images (the floor)."""
+    if not quality["available"]:
+        return [f"sample quality: {quality['reason']}"]
+    extractor = quality["feature_extractor"]
+    accuracy = extractor.get("test_accuracy")
+    features = f"features {extractor['id']}" + (f" (test accuracy {accuracy:.3f})" if accuracy is not None else "")
+    lines = [", ".join(_quality_values(quality)) + f" [N={quality['num_samples']} samples vs {quality['reference']['num_images']} test images, {features}]"]
+    recognised = quality.get("recognised")
+    if recognised:
+        lines.append(
+            f"recognised (classifier confidence >= {recognised['threshold']:g}): samples {recognised['samples']:.1%}, "
+            f"test images {recognised['test_images']:.1%}, other real images {recognised['other_real_images']:.1%}"
+        )
+    real = quality.get("real_reference") or {}
+    values = _quality_values(real)
+    if values:
+        lines.append(f"real images for comparison: {', '.join(values)} [N={real['num_images']} {real['images']} vs {real['num_test_images']} test images]")
+    return lines
+
+
+def _quality_values(figures: dict[str, Any]) -> list[str]:
+    values = []
+    if figures.get("fid") is not None:
+        values.append(f"FID {figures['fid']:.3f}")
+    if figures.get("kid"):
+        values.append(f"KID {figures['kid']['mean']:.5f} +- {figures['kid']['std_error']:.5f}")
+    if "precision" in figures:
+        values.append(f"precision {figures['precision']:.3f} recall {figures['recall']:.3f} (k={figures['pr_k']})")
+    if "classifier_score" in figures:
+        score = figures["classifier_score"]
+        values.append(f"classifier score {score['mean']:.3f} (test images {score['test_images_mean']:.3f})")
+    return values
 
 
 def _json_ready(value: Any) -> Any:

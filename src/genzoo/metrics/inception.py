@@ -223,6 +223,7 @@ class InceptionExtractor:
         self.source = source
         self.feature_dim = FEATURE_DIM
         self.num_classes = NUM_CLASSES
+        self.metadata: dict[str, Any] = {"trained_on": "ImageNet"}  # no images of the evaluated dataset held out: it saw none
 
     @property
     def identifier(self) -> str:

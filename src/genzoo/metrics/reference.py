@@ -18,6 +18,12 @@ preprocessing and back to uint8 (`Preprocessor.to_uint8(Preprocessor(images))`, 
 seeded generator for dynamic binarization). Otherwise FID would penalise the preprocessing
 instead of the model. With no steps (8-bit data) or `dequantize` the images are unchanged.
 
+The real-vs-real floor (`other_real_statistics`): N test images against N other real images
+give the FID/KID/precision/recall a perfect model would get at that N (FID is biased upwards
+in N). The other images are training images the feature classifier never trained on (its
+recorded holdout, `genzoo.metrics.features`); for an extractor without one (an older genzoo
+classifier, Inception) a seeded subset of the train split, and the key says so.
+
 Files: `$XDG_CACHE_HOME/genzoo/reference/<dataset>-<split>-<C>x<H>x<W>-<key hash>.safetensors`,
 the key as JSON in the safetensors header. Read with safetensors only.
 """
@@ -159,6 +165,69 @@ def reference_statistics(
     except DataError:
         raise DataError(f"dataset {dataset_name} ({split}) is streamed from disk: reference statistics need it in memory (raise max_in_memory)") from None
     images = images[subset(len(images), max_images, seed)]
+    images = display_images(images, preprocess, source_levels=info.levels, seed=seed)
+    stats = statistics_of_images(extractor, images, batch_size=batch_size, progress=progress, key=key)
+    if cache:
+        save_reference(stats, path)
+    return stats
+
+
+HELD_OUT = "training images held out from the feature classifier's training"
+TRAIN_SUBSET = "train images (a seeded subset)"
+TRAIN_SUBSET_SEEN = "train images (a seeded subset; the feature classifier trained on them)"
+
+
+def other_real_statistics(
+    extractor: FeatureExtractor,
+    dataset_name: str,
+    *,
+    dataset_options: Mapping[str, Any] | None = None,
+    data_dir: str | None = None,
+    preprocess: Sequence[str] = (),
+    max_images: int = DEFAULT_MAX_IMAGES,
+    seed: int = 0,
+    batch_size: int | None = None,
+    cache: bool = True,
+    cache_root: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> ReferenceStatistics:
+    """Statistics of up to `max_images` real images other than the test split (see the module docstring).
+
+    key["images"] says which: HELD_OUT (the classifier's recorded holdout of the train split,
+    seeded subset if larger), TRAIN_SUBSET_SEEN (a genzoo classifier without a holdout) or
+    TRAIN_SUBSET (an extractor trained on other data, e.g. Inception).
+    """
+    from genzoo.data import dataset_info, load_dataset
+    from genzoo.metrics.features import holdout_indices
+
+    dataset_options = dict(dataset_options or {})
+    info = dataset_info(dataset_name, **dataset_options)
+    holdout = extractor.metadata.get("holdout") or {}
+    key = reference_key(
+        extractor, dataset_name, "train", image_shape=info.image_shape, dataset_options=dataset_options,
+        preprocess=preprocess, max_images=max_images, seed=seed,
+    )
+    key["images"] = HELD_OUT if holdout.get("count") else TRAIN_SUBSET_SEEN if "recipe" in extractor.metadata else TRAIN_SUBSET
+    path = reference_path(key, cache_root=cache_root)
+    if cache and path.is_file():
+        cached = load_reference(path)
+        if cached is not None and cached.key == key:
+            return cached
+    dataset = load_dataset(dataset_name, "train", data_dir=data_dir, progress=progress, **dataset_options)
+    try:
+        images = dataset.images
+    except DataError:
+        raise DataError(f"dataset {dataset_name} (train) is streamed from disk: the real-image reference needs it in memory (raise max_in_memory)") from None
+    if holdout.get("count"):
+        if int(holdout["of"]) != len(images):
+            raise DataError(
+                f"the train split of {dataset_name} has {len(images)} images, but feature extractor {extractor.identifier} "
+                f"held out {holdout['count']} of {holdout['of']}: train the extractor again (`genzoo features train --data {dataset_name}`)"
+            )
+        indices = holdout_indices(len(images), int(holdout["count"]), int(holdout["seed"]))
+    else:
+        indices = torch.arange(len(images))
+    images = images[indices[subset(len(indices), max_images, seed)]]
     images = display_images(images, preprocess, source_levels=info.levels, seed=seed)
     stats = statistics_of_images(extractor, images, batch_size=batch_size, progress=progress, key=key)
     if cache:

@@ -22,6 +22,10 @@ every number, together with the sample sizes N (FID and KID are biased / noisy i
     exp(E_x KL(p(y|x) || p(y))), applied to the predictions of genzoo's dataset classifier.
     It is NOT the Inception Score (no Inception network, not ImageNet classes) and is named
     so everywhere; it lies in [1, K] for K classes.
+  - Recognised share: the share of images whose most probable class of the dataset has
+    p(y|x) >= a threshold (default 0.9). Read next to the same share for real test images: a
+    sample the dataset's classifier cannot name confidently is not a convincing image of the
+    dataset, whatever its sharpness (speckle noise is sharp).
 """
 
 from __future__ import annotations
@@ -242,3 +246,25 @@ def classifier_score(class_probs: ArrayLike, *, splits: int = 10) -> ClassifierS
 
 
 inception_score_like = classifier_score
+
+
+# ---- recognised share -----------------------------------------------------------------------
+RECOGNISED_THRESHOLD = 0.9
+
+
+def recognised_share(class_probs: ArrayLike, *, threshold: float = RECOGNISED_THRESHOLD, classes: int | None = None) -> float:
+    """Share of images whose top class probability max_y p(y|x) is >= threshold; class_probs (N, K') rows sum to 1.
+
+    `classes`: only the first `classes` columns are classes of the dataset (genzoo's classifier
+    adds an outlier class, "no image of the dataset", as its last column); None: all of them.
+    """
+    probs = _as_float64(class_probs, "class_probs", 2)
+    if len(probs) == 0:
+        raise ValueError("the recognised share needs at least one prediction")
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+    if np.any(probs < 0) or not np.allclose(probs.sum(1), 1.0, atol=1e-4):
+        raise ValueError("class_probs must be probability vectors (non-negative rows summing to 1)")
+    if classes is not None and not 1 <= classes <= probs.shape[1]:
+        raise ValueError(f"classes must be in 1..{probs.shape[1]}, got {classes}")
+    return float((probs[:, :classes].max(axis=1) >= threshold).mean())

@@ -178,7 +178,25 @@ class Autoencoder(GenerativeModel):
     def sample_latent(self, n: int, *, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
         """z ~ N(mean, temperature^2 * covariance), the Gaussian fitted to the training codes: (n, D)."""
         dim = self.config.latent_dim
-        jitter = 1e-5 * torch.eye(dim, device=self.latent_covariance.device)
-        cholesky = torch.linalg.cholesky(self.latent_covariance.float() + jitter)  # (D, D)
+        factor = self.latent_covariance_factor()  # (D, D)
         noise = torch.randn(n, dim, generator=generator, device=self.latent_mean.device)  # (n, D)
-        return self.latent_mean + temperature * noise @ cholesky.T
+        return self.latent_mean + temperature * noise @ factor.T
+
+    def latent_covariance_factor(self) -> torch.Tensor:
+        """S with S S^T = the code covariance (D, D): its Cholesky factor (with a 1e-5 jitter).
+
+        Codes confined to a subspace (a collapsed latent: some directions carry no variance)
+        make the covariance singular, and float32 rounding can then leave it slightly
+        indefinite, where Cholesky fails. Then S = V sqrt(max(lambda, 0)) from its
+        eigendecomposition: samples stay in the subspace the codes occupy.
+        """
+        if not (torch.isfinite(self.latent_covariance).all() and torch.isfinite(self.latent_mean).all()):
+            raise ValueError(f"model {self.name}: the running moments of the latent codes are not finite (the codes diverged): cannot sample")
+        covariance = self.latent_covariance.float()
+        covariance = (covariance + covariance.T) / 2  # (D, D)
+        jitter = 1e-5 * torch.eye(covariance.shape[0], device=covariance.device)
+        cholesky, info = torch.linalg.cholesky_ex(covariance + jitter)  # (D, D)
+        if int(info) == 0:
+            return cholesky
+        eigenvalues, eigenvectors = torch.linalg.eigh(covariance.double())  # (D,), (D, D)
+        return (eigenvectors * eigenvalues.clamp(min=0).sqrt()).float()

@@ -79,6 +79,7 @@ class GatedPixelCNN(AutoregressiveModel):
                 groups=self.groups,
                 num_classes=num_classes,
                 last=index == config.layers - 1,
+                residual=index > 0,  # the input layer sees the predicted sub-pixel itself: no residual, even when hidden == C
             )
             for index in range(config.layers)
         )

@@ -45,12 +45,17 @@ class GatedLayer(nn.Module):
         groups: int,
         num_classes: int | None = None,
         last: bool = False,
+        residual: bool = True,
     ) -> None:
         super().__init__()
         if kernel % 2 == 0:
             raise ValueError(f"kernel sizes must be odd, got {kernel}")
+        if residual and in_channels != hidden:
+            raise ValueError(f"a residual gated layer maps hidden -> hidden features, got {in_channels} -> {hidden}")
         self.kernel = kernel
-        self.residual = in_channels == hidden
+        # Never in the mask-A input layer: its input holds the sub-pixel being predicted (a residual
+        # would hand it to every later layer), whatever the widths.
+        self.residual = residual
         self.vertical = nn.Conv2d(in_channels, 2 * hidden, (kernel // 2 + 1, kernel))
         self.vertical_to_horizontal = nn.Conv2d(2 * hidden, 2 * hidden, 1)
         gate_groups = channel_groups(hidden, groups).repeat(2)  # [f, g] blocks, each grouped like the h outputs

@@ -17,6 +17,10 @@ autoencoder; none of these -> adversarial (implicit density). Every exact-likeli
 genzoo is autoregressive (there are no flows), hence "sequential" sampling. Measured values come
 from an `evaluate_run` result (its likelihood, sample_quality, speed and sharpness sections);
 a cell says "not measured" where the result lacks them.
+
+The samples claim is checked against a verdict on FID and the recognised share, each beside the
+same figure for real images (`quality_verdict`), not against sharpness: speckle noise is sharp
+(a noisy PixelCNN once read "good — 0.60x"). Sharpness stays as a secondary column.
 """
 
 from __future__ import annotations
@@ -26,10 +30,19 @@ from typing import Any, Literal
 Family = Literal["autoregressive", "latent variable", "autoencoder", "adversarial"]
 
 PROPERTIES_TITLE = "Properties (lecture 13 summary, measured)"
+# Verdict thresholds on the two sample-quality figures, each relative to real images (see quality_verdict).
+CLOSE_FID_EXCESS, POOR_FID_EXCESS = 0.05, 0.25  # FID above the real floor, as a share of Tr(Sigma) of the test features
+CLOSE_RECOGNISED, POOR_RECOGNISED = 0.9, 0.5  # recognised share of the samples over that of the test images
+
 PROPERTIES_NOTE = (
     "Each cell: the lecture's claim for the model's family (read from its declared capabilities) — "
-    "the value measured on this run. Sharpness: variance of the Laplacian of the samples over that of "
-    "as many test images (< 1: blurrier than the data)."
+    "the value measured on this run. Samples: a verdict from FID and the recognised share (samples the feature "
+    "classifier names with p >= 0.9), each beside the same figure for real images (N other real images vs the test images): "
+    f"'like real images' when FID exceeds the real floor by at most {CLOSE_FID_EXCESS:g} x Tr(Sigma) of the test features "
+    f"and the recognised share is at least {CLOSE_RECOGNISED:.0%} of the real one; 'poor' when FID exceeds it by "
+    f"{POOR_FID_EXCESS:g} x Tr(Sigma) or more, or the share is under {POOR_RECOGNISED:.0%} of the real one; 'fair' between. "
+    "Sharpness: variance of the Laplacian of the samples over that of as many test images (< 1: blurrier than the data; "
+    "noise is sharp, so it is no verdict)."
 )
 NOT_MEASURED = "not measured"
 
@@ -68,8 +81,8 @@ def property_row(model_name: str, capabilities: Any, result: dict[str, Any]) -> 
         "density": _cell(claims["density"], _density(likelihood)),
         "latent inference (encoder)": _inference(capabilities, likelihood),
         "sampling": _cell(claims["sampling"], _per_image(speed.get("sampling_seconds_per_image"))),
-        "samples: sharpness vs test images": _cell(claims["samples"], _sharpness(sharpness)),
-        "sample quality": _quality(quality),
+        "samples: quality vs real images": _cell(claims["samples"], _quality(quality)),
+        "sharpness vs test images": _sharpness(sharpness),
         "training": _cell(claims["training"], _throughput(speed.get("training_images_per_s"))),
     }
 
@@ -118,14 +131,42 @@ def _sharpness(sharpness: dict[str, Any]) -> str:
     return f"{number(sharpness.get('ratio'), '.2f')}x" if sharpness.get("available") else sharpness.get("reason", "none")
 
 
+def quality_verdict(quality: dict[str, Any]) -> str | None:
+    """"like real images", "fair" or "poor" from an `evaluate_run` sample_quality section; None without the figures.
+
+    Both figures are read relative to real images at the same N: the FID excess over the
+    real-vs-real FID, as a share of Tr(Sigma) of the test features (the FID of a generator stuck
+    at their mean feature, so the share does not depend on the extractor's scale or, unlike a
+    ratio to the floor, on N); and the recognised share over that of the test images.
+    """
+    fid, real = quality.get("fid"), (quality.get("real_reference") or {}).get("fid")
+    spread = (quality.get("reference") or {}).get("feature_total_variance")
+    recognised = quality.get("recognised") or {}
+    samples_share, test_share = recognised.get("samples"), recognised.get("test_images")
+    if None in (fid, real, spread, samples_share, test_share) or not spread or not test_share:
+        return None
+    excess = (fid - real) / spread
+    share = samples_share / test_share
+    if excess >= POOR_FID_EXCESS or share < POOR_RECOGNISED:
+        return "poor"
+    if excess <= CLOSE_FID_EXCESS and share >= CLOSE_RECOGNISED:
+        return "like real images"
+    return "fair"
+
+
 def _quality(quality: dict[str, Any]) -> str:
     if not quality:
         return NOT_MEASURED
     if not quality.get("available"):
         return quality.get("reason", "none")
+    real = quality.get("real_reference") or {}
+    recognised = quality.get("recognised") or {}
     parts = []
     if "fid" in quality:
-        parts.append(f"FID {number(quality['fid'], '.1f')}")
-    if "precision" in quality:
-        parts.append(f"precision {number(quality['precision'], '.2f')} / recall {number(quality.get('recall'), '.2f')}")
-    return ", ".join(parts) + f" (N={quality['num_samples']})" if parts else NOT_MEASURED
+        parts.append(f"FID {number(quality['fid'], '.1f')}" + (f" (real {number(real['fid'], '.1f')})" if "fid" in real else ""))
+    if recognised:
+        parts.append(f"recognised {number(recognised.get('samples'), '.0%')} (real {number(recognised.get('test_images'), '.0%')})")
+    if not parts:
+        return NOT_MEASURED
+    verdict = quality_verdict(quality)
+    return (f"{verdict}: " if verdict else "") + ", ".join(parts) + f", N={quality['num_samples']}"

@@ -11,6 +11,8 @@ from typing import Any, NamedTuple
 
 import torch
 
+from genzoo.data.toy2d import point_mixture
+from genzoo.models.base import Capabilities
 from genzoo.report.properties import lecture_family, number, property_row
 from genzoo.report.summary import RunSummary, read_metrics, training_curve
 
@@ -54,44 +56,67 @@ def comparison_row(model_name: str, capabilities: Any, result: dict[str, Any]) -
         "family": family_of(capabilities),
         "model": model_name,
         "test NLL per image": density,
-        "FID": number(quality["fid"], ".1f") if "fid" in quality else "-",
-        "precision / recall": f"{number(quality['precision'], '.2f')} / {number(quality['recall'], '.2f')}" if "precision" in quality else "-",
+        "FID (real images)": _with_real(quality, "fid", lambda q: number(q["fid"], ".1f")),
+        "precision / recall (real images)": _with_real(quality, "precision", lambda q: f"{number(q['precision'], '.2f')} / {number(q['recall'], '.2f')}"),
+        "recognised (real images)": _recognised(quality),
         "sampling ms/image": f"{sampling * 1000:.2f}" if sampling is not None else "-",
         "training images/s": f"{training:.0f}" if training is not None else "-",
     }
 
 
+def _with_real(quality: dict[str, Any], key: str, text: Any) -> str:
+    """"95.6 (3.9)": the samples' figure, then the same figure for real images vs the test images ("-" if not measured)."""
+    if key not in quality:
+        return "-"
+    real = quality.get("real_reference") or {}
+    return text(quality) + (f" ({text(real)})" if key in real else "")
+
+
+def _recognised(quality: dict[str, Any]) -> str:
+    recognised = quality.get("recognised")
+    if not recognised:
+        return "-"
+    return f"{number(recognised.get('samples'), '.0%')} ({number(recognised.get('test_images'), '.0%')} of test images)"
+
+
 def run_figures(run_dir: Path, *, which: str = "last", seed: int = 0, data_dir: str | None = None) -> tuple[Any, dict[str, Path]]:
     """Write the run's figures (samples, and what its family can show) into RUN_DIR; (model, {caption: png})."""
     from genzoo.data.grid import save_image_grid
-    from genzoo.explore.completion import complete, keep_mask
+    from genzoo.explore.completion import complete, completion_column_labels, completion_rows, keep_mask
+    from genzoo.explore.figure import save_labelled_grid
     from genzoo.explore.inputs import test_images
-    from genzoo.explore.interpolation import decode_path
-    from genzoo.explore.reconstruction import reconstruction_rows
+    from genzoo.explore.interpolation import decode_path, interpolation_column_labels
+    from genzoo.explore.reconstruction import reconstruction_row_labels, reconstruction_rows
     from genzoo.explore.sampling import sample_images, to_display
     from genzoo.train import load_model
 
     run_dir = Path(run_dir)
     model, info = load_model(run_dir, which=which)
-    images = {"samples": save_image_grid(sample_images(model, 64, seed=seed), run_dir / "samples.png", nrow=8)}
-    caps = model.capabilities
+    mixture = point_mixture(info.run_config.data.name, info.run_config.data.options)
+    if mixture is None:
+        images = {"samples": save_image_grid(sample_images(model, 64, seed=seed), run_dir / "samples.png", nrow=8, scale=None)}
+        caps = model.capabilities
+    else:  # toy2d: 2-D points, drawn as a scatter over the true modes; image figures would show 1x2 "images"
+        images = {SCATTER_CAPTION: toy2d_scatter(model, info, run_dir / "samples.png", seed=seed)}
+        caps = Capabilities()
     if caps.encoder:
         x, y = test_images(info, range(16), data_dir=data_dir)
         grid, per_row = reconstruction_rows(model, x, y, per_row=8)
-        images["test images (odd rows) over reconstructions (even rows)"] = save_image_grid(grid, run_dir / "reconstructions.png", nrow=per_row)
+        images["test images (odd rows) over reconstructions (even rows)"] = save_labelled_grid(
+            grid, run_dir / "reconstructions.png", nrow=per_row, row_labels=reconstruction_row_labels(len(x), per_row))
     if caps.exact_likelihood:
         x, _ = test_images(info, range(4), data_dir=data_dir)
         keep = keep_mask("top-half", model.data_format.image_shape)  # (C, H, W)
         completions = complete(model, x, keep, n=4, generator=torch.Generator().manual_seed(seed))  # (4, 4, C, H, W)
-        low, high = model.data_format.value_range
-        masked = torch.where(keep, x, torch.full_like(x, (low + high) / 2))
-        rows = torch.cat([x[:, None], masked[:, None], completions], 1).flatten(0, 1)
-        images["completions: original, top half kept, 4 samples of the rest"] = save_image_grid(
-            to_display(rows, model.data_format), run_dir / "completions.png", nrow=6)
+        images["completions: original, top half kept, 4 samples of the rest"] = save_labelled_grid(
+            completion_rows(x, keep, completions, model.data_format), run_dir / "completions.png", nrow=6,
+            row_labels=tuple(f"test {i}" for i in range(len(x))), column_labels=completion_column_labels(4, "top-half"))
     if caps.latent_decoder:
         z = model.sample_latent(8, generator=torch.Generator().manual_seed(seed + 1))  # (8, D)
         path = decode_path(model, z[:4], z[4:], steps=8, kind="slerp")
-        images["latent interpolations (slerp)"] = save_image_grid(to_display(path, model.data_format), run_dir / "interpolations.png", nrow=8)
+        images["latent interpolations (slerp)"] = save_labelled_grid(
+            to_display(path, model.data_format), run_dir / "interpolations.png", nrow=8,
+            row_labels=tuple(f"pair {i + 1}" for i in range(4)), column_labels=interpolation_column_labels(8))
     curve = training_curve(read_metrics(run_dir), run_dir / "training_curve.png", key="loss", title=f"{model.name} on {info.run_config.data.name}")
     if curve:
         images["training loss"] = curve
@@ -104,3 +129,34 @@ def run_summary(run_dir: Path, result: dict[str, Any] | None, *, which: str = "l
     notes = list((result or {}).get("summary") or ["not evaluated: run `genzoo eval RUN_DIR` to add its metrics"])
     summary = RunSummary(title=f"{family_of(model.capabilities)}: {model.name}", run_dir=Path(run_dir), metrics={}, images=images, notes=notes)
     return RunReport(summary, comparison_row(model.name, model.capabilities, result or {}), property_row(model.name, model.capabilities, result or {}))
+
+
+# ---- toy 2-D runs: scatter plots over the true modes -----------------------------------------
+SCATTER_CAPTION = "samples over the true modes (toy2d)"
+SCATTER_SAMPLES = 2500  # PacGAN's sample count for mode coverage
+
+
+def toy2d_scatter(model: Any, info: Any, path: Path, *, seed: int = 0) -> Path:
+    """One toy2d run's scatter of SCATTER_SAMPLES samples over its mixture's modes, figures in the title."""
+    from genzoo.explore.scatter import draw_mode_scatter_panels, run_heading, sample_panel
+
+    mixture = point_mixture(info.run_config.data.name, info.run_config.data.options)
+    panel = sample_panel(model, mixture, n=SCATTER_SAMPLES, seed=seed, heading=run_heading(model, info.step))
+    return draw_mode_scatter_panels([panel], path)
+
+
+def toy2d_side_by_side(run_dirs: list[Path], path: Path, *, which: str = "last", seed: int = 0) -> Path | None:
+    """The scatters of every toy2d run among run_dirs side by side in one PNG (None for fewer than two)."""
+    from genzoo.explore.scatter import draw_mode_scatter_panels, run_heading, sample_panel
+    from genzoo.train import load_model
+
+    panels = []
+    for run_dir in run_dirs:
+        model, info = load_model(run_dir, which=which)
+        mixture = point_mixture(info.run_config.data.name, info.run_config.data.options)
+        if mixture is not None:
+            heading = f"{Path(run_dir).name}\n{run_heading(model, info.step)}"
+            panels.append(sample_panel(model, mixture, n=SCATTER_SAMPLES, seed=seed, heading=heading))
+    if len(panels) < 2:
+        return None
+    return draw_mode_scatter_panels(panels, path, panel_inches=4.7)  # two panels fit the report's 960 px column

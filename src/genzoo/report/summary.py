@@ -68,11 +68,13 @@ def training_curve(records: list[dict[str, Any]], path: Path, *, key: str = "los
 
 
 def write_report(runs: list[RunSummary], out_dir: Path, *, title: str = "genzoo report", intro: str = "",
-                 comparison: list[dict[str, Any]] | None = None, properties: list[dict[str, Any]] | None = None) -> Path:
+                 comparison: list[dict[str, Any]] | None = None, properties: list[dict[str, Any]] | None = None,
+                 side_by_side: dict[str, Path] | None = None) -> Path:
     """Write out_dir/report.md and out_dir/index.html (images copied beside them); returns index.html.
 
     `comparison`: rows of one table across runs (same keys in every row), shown first;
-    `properties`: rows of `genzoo.report.properties.property_row`, shown next as their own section.
+    `properties`: rows of `genzoo.report.properties.property_row`, shown next as their own section;
+    `side_by_side`: {caption: PNG} figures across runs (e.g. toy2d scatters), a section after the tables.
     """
     out_dir = Path(out_dir)
     assets = out_dir / "assets"
@@ -88,6 +90,15 @@ def write_report(runs: list[RunSummary], out_dir: Path, *, title: str = "genzoo 
             continue
         markdown += [f"## {heading}", ""] + ([note, ""] if note else []) + _markdown_table(rows) + [""]
         body += [f"<h2>{html.escape(heading)}</h2>"] + ([f"<p>{html.escape(note)}</p>"] if note else []) + [_html_table(rows, css_class)]
+    if side_by_side:
+        markdown += ["## Side by side", ""]
+        body.append("<h2>Side by side</h2>")
+        for caption, image in side_by_side.items():
+            target = assets / f"side-by-side-{_slug(caption)}.png"
+            shutil.copyfile(image, target)
+            relative = os.path.relpath(target, out_dir)
+            markdown += [f"**{caption}**", "", f"![{caption}]({relative})", ""]
+            body.append(f"<figure><img src=\"{html.escape(relative)}\" alt=\"{html.escape(caption)}\"><figcaption>{html.escape(caption)}</figcaption></figure>")
     for index, run in enumerate(runs):
         markdown += [f"## {run.title}", "", f"Run directory: `{run.run_dir}`", ""]
         body += [f"<h2>{html.escape(run.title)}</h2>", f"<p>Run directory: <code>{html.escape(str(run.run_dir))}</code></p>"]

@@ -171,8 +171,13 @@ def write_checkpoint(path: str | os.PathLike[str], tensors: Mapping[str, torch.T
     try:
         _write_file(temporary, data)
         os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
+    except BaseException as error:
+        try:
+            temporary.unlink(missing_ok=True)
+        except OSError:
+            pass
+        if isinstance(error, OSError) and error.filename is None:
+            error.filename = str(path)  # a failed write() names no file
         raise
     _fsync_directory(path.parent)
     return path
@@ -232,10 +237,67 @@ def _open(path: Path, *, with_tensors: bool) -> tuple[dict[str, Any], dict[str, 
     missing = [name for name in REQUIRED_METADATA if name not in metadata]
     if missing:
         raise CheckpointError(f"{path} is an incomplete genzoo checkpoint (metadata lacks {missing[0]!r}): use another checkpoint")
+    problem = metadata_problem(metadata)
+    if problem:
+        raise CheckpointError(f"{path} has damaged metadata ({problem}): use another checkpoint, e.g. the run's other one")
     absent = sorted(set(metadata["tensors"]) - set(keys))
     if absent:
         raise CheckpointError(f"{path} is an incomplete genzoo checkpoint (tensor {absent[0]!r} missing): use another checkpoint")
     return metadata, tensors, shapes
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# Fields of the metadata's "trainer" record: name -> (check, what it must be).
+_TRAINER_FIELDS: dict[str, tuple[Any, str]] = {
+    "step": (_is_count, "an integer >= 0"),
+    "epoch": (_is_count, "an integer >= 0"),
+    "batch_in_epoch": (_is_count, "an integer >= 0"),
+    "total_steps": (_is_count, "an integer >= 0"),
+    "batches_per_epoch": (_is_count, "an integer >= 0"),
+    "world_size": (_is_count, "an integer >= 0"),
+    "best_metric": (lambda v: v is None or _is_number(v), "a number or null"),
+    "best_step": (lambda v: v is None or _is_count(v), "an integer >= 0 or null"),
+    "elapsed_s": (_is_number, "a number"),
+    "overhead_s": (_is_number, "a number"),
+    "log_started_s": (_is_number, "a number"),
+    "log_images": (_is_count, "an integer >= 0"),
+    "log_counts": (lambda v: isinstance(v, dict) and all(_is_count(n) for n in v.values()), "a mapping of counts"),
+    "divergence_history": (
+        lambda v: isinstance(v, dict) and all(isinstance(h, list) and all(_is_number(x) for x in h) for h in v.values()),
+        "a mapping of loss lists",
+    ),
+}
+
+
+def metadata_problem(metadata: Mapping[str, Any]) -> str | None:
+    """What is wrong with the types of a checkpoint's metadata, or None (the fields it has are checked)."""
+    for name in ("trainer", "rng", "optimizers", "schedulers", "grad_scalers", "dataset"):
+        if name in metadata and not isinstance(metadata[name], dict):
+            return f"{name!r} is a {type(metadata[name]).__name__}, not a mapping"
+    for name in ("metrics", "versions"):
+        if metadata.get(name) is not None and not isinstance(metadata[name], dict):
+            return f"{name!r} is a {type(metadata[name]).__name__}, not a mapping"
+    if not isinstance(metadata.get("tensors"), list):
+        return "'tensors' is not a list"
+    preprocess = metadata.get("preprocess")
+    if preprocess is not None and not (isinstance(preprocess, list) and all(isinstance(step, str) for step in preprocess)):
+        return "'preprocess' is not a list of step names"
+    trainer = metadata["trainer"]
+    for name, (check, what) in _TRAINER_FIELDS.items():
+        if name in trainer and not check(trainer[name]):
+            return f"trainer.{name} is {trainer[name]!r}, not {what}"
+    rng = metadata.get("rng", {})
+    for name, length in (("numpy", 5), ("python", 3)):
+        if name in rng and not (isinstance(rng[name], list) and len(rng[name]) == length):
+            return f"rng.{name} is not a list of {length} items"
+    return None
 
 
 def _info_from_metadata(path: Path, metadata: dict[str, Any], shapes: dict[str, list[int]]) -> CheckpointInfo:
@@ -316,6 +378,25 @@ def find_checkpoint(path: str | os.PathLike[str], which: Literal["last", "best"]
 
 
 # ---- model, optimizer and RNG state -------------------------------------------------------
+def first_non_finite(tensors: Mapping[str, torch.Tensor]) -> str | None:
+    """The name of the first floating tensor holding a NaN or an infinity, else None (one sync)."""
+    floating = [(name, tensor) for name, tensor in tensors.items() if tensor.is_floating_point()]
+    if not floating:
+        return None
+    finite = torch.stack([torch.isfinite(tensor).all() for _, tensor in floating]).tolist()  # (T,)
+    return next((name for (name, _), ok in zip(floating, finite) if not ok), None)
+
+
+def check_finite_weights(tensors: Mapping[str, torch.Tensor], *, path: Path, what: str = "weights") -> None:
+    """CheckpointError when a checkpoint's weights hold NaN or infinity (saved from a diverged run)."""
+    name = first_non_finite(tensors)
+    if name is not None:
+        raise CheckpointError(
+            f"{path} holds non-finite {what} ({name} has NaN or infinite values): it was saved after training "
+            "diverged; use another checkpoint of the run, or train again with a lower train.lr"
+        )
+
+
 def load_module_state(module: torch.nn.Module, state: Mapping[str, torch.Tensor], *, path: Path, what: str = "model") -> None:
     """Strict load_state_dict with a one-line CheckpointError naming the first mismatch."""
     expected = module.state_dict()
@@ -443,11 +524,14 @@ def load_model(
     load_module_state(model, checkpoint.section("model"), path=info.path)
     if ema and info.has_ema:
         shadows = checkpoint.section("ema")
+        check_finite_weights(shadows, path=info.path, what="EMA weights")
         with torch.no_grad():
             for name, param in model.named_parameters():
                 if name not in shadows:
                     raise CheckpointError(f"{info.path} lacks the EMA weight {name!r}: load it with ema=False")
                 param.copy_(shadows[name])
+    check_finite_weights({name: value for name, value in checkpoint.section("model").items()
+                          if not (ema and info.has_ema and name in dict(model.named_parameters()))}, path=info.path)
     target = resolve_device(device) if isinstance(device, str) else device
     model.to(target).eval()
     return model, info

@@ -14,10 +14,11 @@ YAML layout:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from genzoo.config import build_dataclass, deep_merge, to_dict
+from genzoo.config import build_dataclass, coerce_fields, deep_merge, to_dict
 from genzoo.errors import ConfigError
 
 
@@ -61,21 +62,50 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.steps is not None and self.epochs is not None:
             raise ConfigError("train.steps and train.epochs are both set: give only one of them")
-        for name in ("batch_size", "eval_batch_size", "sample_count"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
-        if self.steps is not None and self.steps < 1:
-            raise ConfigError(f"train.steps must be >= 1, got {self.steps}")
-        if self.epochs is not None and self.epochs <= 0:
-            raise ConfigError(f"train.epochs must be > 0, got {self.epochs}")
-        if self.lr <= 0:
-            raise ConfigError(f"train.lr must be > 0, got {self.lr}")
+        # Written as `not (x > bound)` so that NaN fails every check.
+        _require(self, "batch_size", 1)
+        _require(self, "eval_batch_size", 1)
+        _require(self, "sample_count", 1)
+        _require(self, "log_every", 1)
+        for name in ("eval_every", "sample_every", "checkpoint_every", "warmup_steps"):
+            _require(self, name, 0, hint="0: only at the end of the run" if name != "warmup_steps" else "0: no warm-up")
+        if self.steps is not None:
+            _require(self, "steps", 1)
+        if self.eval_batches is not None:
+            _require(self, "eval_batches", 1)
+        if self.threads is not None:
+            _require(self, "threads", 1)
+        if self.epochs is not None and not (0 < self.epochs < math.inf):
+            raise ConfigError(f"train.epochs must be > 0 and finite, got {self.epochs}")
+        if not (0 < self.lr < math.inf):
+            raise ConfigError(f"train.lr must be > 0 and finite, got {self.lr}")
+        if not all(0 <= beta < 1 for beta in self.betas):
+            raise ConfigError(f"train.betas must both be in [0, 1), got {list(self.betas)}: e.g. [0.9, 0.999]")
+        if not (0 <= self.momentum < math.inf):
+            raise ConfigError(f"train.momentum must be >= 0 and finite, got {self.momentum}")
+        if not (0 <= self.weight_decay < math.inf):
+            raise ConfigError(f"train.weight_decay must be >= 0 and finite, got {self.weight_decay}")
+        if not (0 <= self.min_lr_ratio <= 1):
+            raise ConfigError(f"train.min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
+        if not (0 < self.gamma <= 1):
+            raise ConfigError(f"train.gamma must be in (0, 1], got {self.gamma}")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise ConfigError(f"train.ema_decay must be in (0, 1), got {self.ema_decay}")
-        if self.threads is not None and self.threads < 1:
-            raise ConfigError(f"train.threads must be >= 1, got {self.threads}")
-        if self.grad_clip is not None and self.grad_clip <= 0:
-            raise ConfigError(f"train.grad_clip must be > 0, got {self.grad_clip}")
+        if self.grad_clip is not None and not (0 < self.grad_clip < math.inf):
+            raise ConfigError(f"train.grad_clip must be > 0 and finite, got {self.grad_clip}")
+        if not self.divergence_factor > 1:  # inf: only non-finite losses count as divergence
+            raise ConfigError(f"train.divergence_factor must be > 1, got {self.divergence_factor}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"train.seed must be in [0, 2**63 - 1], got {self.seed}")
+
+
+MAX_SEED = 2**63 - 1  # the largest seed torch.manual_seed and the derived streams take
+
+
+def _require(config: TrainConfig, name: str, minimum: int, hint: str = "") -> None:
+    value = getattr(config, name)
+    if not value >= minimum:
+        raise ConfigError(f"train.{name} must be >= {minimum}, got {value}" + (f" ({hint})" if hint else ""))
 
 
 @dataclass(frozen=True)
@@ -136,7 +166,11 @@ def resolve_run_config(
     merged: dict[str, Any] = {}
     for layer in (base, preset, overrides, flags):
         if layer:
-            merged = deep_merge(merged, _normalise_sections(layer))
+            layer = _normalise_sections(layer)
+            for section, cls in (("train", TrainConfig), ("data", DataConfig)):
+                if isinstance(layer.get(section), dict):
+                    coerce_fields(cls, layer[section], section=section)  # refused even where a later layer wins
+            merged = deep_merge(merged, layer)
     return run_config_from_dict(merged)
 
 

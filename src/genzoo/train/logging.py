@@ -5,6 +5,8 @@ metrics.jsonl holds one JSON object per line:
     {"step": 500, "epoch": 1.92, "split": "test", <every key of model.evaluate>, "time": ...}
 `time` is training wall-clock seconds since the start of the run (summed over resumes).
 Only rank 0 writes. Non-finite values are written as null (JSON has no NaN).
+A record the disk refuses is cut off again, so no torn line is left; TensorBoard is optional
+and a failure of its writer thread (a full disk) turns it off with one warning.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import logging
 import math
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -71,20 +74,71 @@ class MetricsLogger:
             return
         clean = {key: _finite_or_none(value) for key, value in record.items()}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(clean) + "\n")
+        line = (json.dumps(clean) + "\n").encode("utf-8")
+        with open(self.path, "ab", buffering=0) as handle:
+            size = handle.seek(0, os.SEEK_END)
+            try:
+                written = 0
+                while written < len(line):  # a write the disk cuts short is followed by one that raises
+                    written += handle.write(line[written:])
+            except OSError as error:
+                _truncate_quietly(handle, size)
+                if error.filename is None:
+                    error.filename = str(self.path)
+                raise
         if self._writer is not None:
             split = clean.get("split", "train")
-            for key, value in clean.items():
-                if key in ("step", "split") or not isinstance(value, (int, float)) or isinstance(value, bool):
-                    continue
-                self._writer.add_scalar(f"{split}/{key}", value, global_step=int(clean["step"]))
+            try:
+                for key, value in clean.items():
+                    if key in ("step", "split") or not isinstance(value, (int, float)) or isinstance(value, bool):
+                        continue
+                    self._writer.add_scalar(f"{split}/{key}", value, global_step=int(clean["step"]))
+            except Exception as error:  # noqa: BLE001  (TensorBoard is optional; never fail a run for it)
+                self._disable_tensorboard(error)
+
+    def _disable_tensorboard(self, error: BaseException) -> None:
+        log.warning("TensorBoard logging stopped (%s); metrics.jsonl goes on", error)
+        writer, self._writer = self._writer, None
+        try:
+            writer.close()
+        except Exception:  # noqa: BLE001
+            pass
 
     def close(self) -> None:
         if self._writer is not None:
-            self._writer.flush()
-            self._writer.close()
+            try:
+                self._writer.flush()
+                self._writer.close()
+            except Exception as error:  # noqa: BLE001
+                self._disable_tensorboard(error)
             self._writer = None
+
+
+def _truncate_quietly(handle: Any, size: int) -> None:
+    try:
+        handle.truncate(size)
+    except OSError:
+        pass  # read_metrics skips a torn last line
+
+
+def _quiet_tensorboard_threads() -> None:
+    """Wrap threading.excepthook so that a TensorBoard writer thread failing on the disk prints no traceback.
+
+    The failure reaches the logger too (its next write or close raises it), which turns
+    TensorBoard off with one warning. Other threads go to the previous hook.
+    """
+    previous = threading.excepthook
+    if getattr(previous, "genzoo_tensorboard", False):
+        return
+
+    def hook(args: Any) -> None:
+        if type(args.thread).__module__.startswith("tensorboard.") and isinstance(args.exc_value, OSError):
+            log.debug("TensorBoard writer thread stopped: %s", args.exc_value)
+            return
+        previous(args)
+
+    hook.genzoo_tensorboard = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
 
 
 def _tensorboard_writer(directory: Path) -> Any:
@@ -93,6 +147,7 @@ def _tensorboard_writer(directory: Path) -> Any:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         return None
+    _quiet_tensorboard_threads()
     try:
         return SummaryWriter(log_dir=str(directory))
     except Exception as error:  # noqa: BLE001  (TensorBoard is optional; never fail a run for it)

@@ -46,7 +46,6 @@ from typing import Any, Literal
 import torch
 import yaml
 from torch import nn
-from tqdm.auto import tqdm
 
 from genzoo.data.grid import save_image_grid
 from genzoo.errors import CheckpointError, ConfigError, DataError, TrainingDiverged
@@ -58,6 +57,8 @@ from genzoo.train.checkpoint import (
     FORMAT_NAME,
     FORMAT_VERSION,
     capture_rng,
+    check_finite_weights,
+    first_non_finite,
     library_versions,
     load_module_state,
     now_iso,
@@ -74,8 +75,16 @@ from genzoo.train.ema import EMA
 from genzoo.train.fast_paths import compile_forward, to_channels_last, use_channels_last
 from genzoo.train.logging import MetricsLogger, log
 from genzoo.train.optimizers import load_optimizer_state, make_optimizer
+from genzoo.train.progress import progress_bar
 from genzoo.train.resume import check_resume_changes, read_saved_config
 from genzoo.train.run import build_run
+from genzoo.train.run_directory import (
+    STORAGE_ERRNOS,
+    RunDirectoryLock,
+    check_fresh_run_directory,
+    check_output_directory,
+    storage_error,
+)
 from genzoo.train.schedules import build_scheduler, sync_learning_rates
 from genzoo.train.stopping import DivergenceMonitor, StopSignal, StopVote
 
@@ -108,19 +117,34 @@ def train(config: RunConfig | None, run_dir: str | os.PathLike[str], *, resume: 
     resume=True continues RUN_DIR from checkpoints/last.safetensors. `config` is then either
     None (the saved config.yaml as is) or the saved config with the user's changes merged in
     (see `resume_config`); changing anything but the run length and bookkeeping raises
-    ConfigError. A fresh run refuses a directory that already holds a checkpoint.
+    ConfigError. A fresh run refuses a directory that already holds a checkpoint or files that
+    are not a genzoo run's; a second process training in RUN_DIR at the same time is refused
+    (genzoo.train.run_directory). A disk that refuses a write (full, read-only) is a one-line
+    RunDirectoryError; the last checkpoint stays intact.
     """
-    trainer = Trainer(config, run_dir, resume=resume)
+    run_dir = Path(run_dir)
     try:
-        return trainer.fit()
-    finally:
-        trainer.close()
+        trainer = Trainer(config, run_dir, resume=resume)
+        try:
+            return trainer.fit()
+        finally:
+            trainer.close()
+    except OSError as error:
+        if error.errno not in STORAGE_ERRNOS:
+            raise
+        raise storage_error(error, run_dir) from None
 
 
 def _write_text_atomically(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except BaseException as error:
+        temporary.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.filename is None:
+            error.filename = str(path)
+        raise
 
 
 def _derived_seed(*parts: object) -> int:
@@ -147,6 +171,8 @@ class Trainer:
         self.env = distributed.detect()
         self.is_main = self.env.is_main
         self.logger: MetricsLogger | None = None
+        self.lock: RunDirectoryLock | None = None
+        self._created_run_dir = False
         self._created_group = False
         self.stop_vote: StopVote | None = None  # under torchrun, set by fit()
         self._previous_deterministic = torch.are_deterministic_algorithms_enabled()
@@ -161,6 +187,12 @@ class Trainer:
 
     def _setup(self, config: RunConfig | None, resume: bool) -> None:
         resume_from = None
+        check_output_directory(self.run_dir)
+        if self.is_main and (not resume or self.run_dir.is_dir()):  # resuming a missing directory: said below
+            self._created_run_dir = not self.run_dir.exists()
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.lock = RunDirectoryLock(self.run_dir)
+            self.lock.acquire(now_iso())
         if resume:
             saved = read_saved_config(self.run_dir)
             if config is None:
@@ -176,11 +208,10 @@ class Trainer:
         else:
             if config is None:
                 raise ConfigError("train() needs a RunConfig unless resume=True")
-            if self.last_path.exists():
-                raise ConfigError(
-                    f"{self.run_dir} already holds a run (checkpoints/last.safetensors): "
-                    "resume it with --resume, or train into another directory"
-                )
+            if self.is_main:
+                check_fresh_run_directory(self.run_dir, self.last_path)
+            elif self.last_path.exists():  # rank 0 has said why; do not start training beside it
+                raise ConfigError(f"{self.run_dir} already holds a run: resume it with --resume")
         settings = config.train
         self.settings = settings
         world = self.env.world_size
@@ -390,9 +421,8 @@ class Trainer:
     def fit(self) -> TrainResult:
         if self.step >= self.total_steps:
             return self._result("finished", f"{self.run_dir} is already at step {self.step} of {self.total_steps}: raise train.steps to continue")
-        bar = tqdm(
-            total=self.total_steps, initial=self.step, unit="step", dynamic_ncols=True,
-            disable=not (self.settings.progress and self.is_main), desc=self.config.model,
+        bar = progress_bar(
+            total=self.total_steps, initial=self.step, desc=self.config.model, enabled=self.settings.progress and self.is_main,
         )
         self.stop_vote = StopVote(self.device) if self.env.enabled else None
         try:
@@ -504,6 +534,10 @@ class Trainer:
                     failure = (step, "loss diverged on another rank")
             if diverged:
                 return self._diverged(*failure)
+        if eval_now or sample_now or save_now or stopping or final:  # nothing non-finite is evaluated, sampled or saved
+            broken = first_non_finite(self.module.state_dict())
+            if broken is not None:
+                return self._diverged(step, f"{broken} became NaN or infinite")
         if log_now:
             self._log_train(bar)
         started = time.perf_counter()
@@ -739,10 +773,12 @@ class Trainer:
         checkpoint = read_checkpoint(path)
         metadata = checkpoint.metadata
         load_module_state(self.module, checkpoint.section("model"), path=path)
+        check_finite_weights(checkpoint.section("model"), path=path)  # resuming would only diverge again
         if self.ema is not None:
             shadows = checkpoint.section("ema")
             if not shadows:
                 raise CheckpointError(f"{path} has no EMA weights but train.ema_decay is set: resume without it")
+            check_finite_weights(shadows, path=path, what="EMA weights")
             self.ema.load_state_dict({k: v.to(self.device) for k, v in shadows.items()})
         missing = sorted(set(self.optimizers) - set(metadata.get("optimizers", {})))
         if missing:
@@ -757,25 +793,29 @@ class Trainer:
                 scaler_state = metadata.get("grad_scalers", {}).get(phase)
                 if scaler_state and self.grad_scalers[phase].is_enabled():  # fp16 before and now; else a fresh scale
                     self.grad_scalers[phase].load_state_dict(scaler_state)
-        except (KeyError, ValueError, RuntimeError) as error:
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as error:
             raise CheckpointError(f"{path} holds optimizer state that does not fit this model ({error})") from None
-        trainer = metadata["trainer"]
-        self.step = int(trainer["step"])
-        self.stream.seek(int(trainer["epoch"]), int(trainer["batch_in_epoch"]))
-        self.best_metric = trainer.get("best_metric")
-        self.best_step = trainer.get("best_step")
-        self.elapsed_before_s = float(trainer.get("elapsed_s", 0.0))
-        self.overhead_s = float(trainer.get("overhead_s", 0.0))
-        self.log_counts = {k: int(v) for k, v in trainer.get("log_counts", {}).items()}
-        self.log_images = int(trainer.get("log_images", 0))
-        self.log_started_s = float(trainer.get("log_started_s", 0.0))
-        self.log_sums = {k: v.to(self.device) for k, v in checkpoint.section("trainer.log_sum").items()}
-        self.monitor.load_state_dict(trainer.get("divergence_history", {}))
-        self.latest_metrics = dict(metadata.get("metrics") or {})
-        # The global RNG is shared by all ranks (see BatchShard): each restores rank 0's streams.
-        if not restore_rng(checkpoint.tensors, metadata.get("rng", {}), self.data_generator, self.device):
-            self.data_generator.manual_seed(_derived_seed(self.settings.seed, "data", self.step, 0))
-            log.warning("resumed on another kind of device: random streams restart, the run continues but not bit for bit")
+        try:
+            trainer = metadata["trainer"]
+            self.step = int(trainer["step"])
+            self.stream.seek(int(trainer["epoch"]), int(trainer["batch_in_epoch"]))
+            self.best_metric = trainer.get("best_metric")
+            self.best_step = trainer.get("best_step")
+            self.elapsed_before_s = float(trainer.get("elapsed_s", 0.0))
+            self.overhead_s = float(trainer.get("overhead_s", 0.0))
+            self.log_counts = {k: int(v) for k, v in trainer.get("log_counts", {}).items()}
+            self.log_images = int(trainer.get("log_images", 0))
+            self.log_started_s = float(trainer.get("log_started_s", 0.0))
+            self.log_sums = {k: v.to(self.device) for k, v in checkpoint.section("trainer.log_sum").items()}
+            self.monitor.load_state_dict(trainer.get("divergence_history", {}))
+            self.latest_metrics = dict(metadata.get("metrics") or {})
+            # The global RNG is shared by all ranks (see BatchShard): each restores rank 0's streams.
+            if not restore_rng(checkpoint.tensors, metadata.get("rng", {}), self.data_generator, self.device):
+                self.data_generator.manual_seed(_derived_seed(self.settings.seed, "data", self.step, 0))
+                log.warning("resumed on another kind of device: random streams restart, the run continues but not bit for bit")
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as error:
+            raise CheckpointError(f"{path} holds trainer or RNG state this genzoo cannot restore ({type(error).__name__}: {error}): "
+                                  "use another checkpoint") from None
         self.last_saved_step = self.step
         log.info("resumed %s at step %d of %d", self.run_dir, self.step, self.total_steps)
 
@@ -810,6 +850,15 @@ class Trainer:
     def close(self) -> None:
         if self.logger is not None:
             self.logger.close()
+            self.logger = None
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+            if self._created_run_dir:
+                try:
+                    self.run_dir.rmdir()  # succeeds only when empty: a run that failed before writing anything leaves no trace
+                except OSError:
+                    pass
         torch.use_deterministic_algorithms(self._previous_deterministic)
         self._release_ddp()
         if self._created_group:
