@@ -836,16 +836,17 @@ def command_features(args: argparse.Namespace) -> int:
 
 def command_report(args: argparse.Namespace) -> int:
     from genzoo.errors import ConfigError
-    from genzoo.report.runs import run_summary, toy2d_side_by_side
+    from genzoo.report.runs import run_summary, saved_evaluation, toy2d_side_by_side
     from genzoo.report.summary import write_report
+    from genzoo.train import find_checkpoint, read_checkpoint_info
 
     summaries, rows, properties = [], [], []
     for run in args.runs:
         run_dir = Path(run)
         if not run_dir.is_dir():
             raise ConfigError(f"run directory {run!r} not found: pass directories written by `genzoo train`")
-        evaluation = run_dir / "evaluation.json"
-        result = json.loads(evaluation.read_text()) if evaluation.is_file() else None
+        result, note = saved_evaluation(run_dir, read_checkpoint_info(find_checkpoint(run_dir, args.which)).step)
+        print(f"report: {run_dir}: {note}", file=sys.stderr)
         summary, row, properties_row = run_summary(run_dir, result, which=args.which, data_dir=args.data_dir)
         summaries.append(summary)
         rows.append(row)

@@ -87,6 +87,7 @@ def test_concepts_resolve_against_the_dataset(shapes):
     assert resolve_concept(parse_expression("square")[0].concept, shapes) == {"shape": 1}  # an attribute value before a class name
     assert resolve_concept(parse_expression("label=square")[0].concept, shapes) == {"label": 1}  # shapes' class names
     assert resolve_concept(parse_expression("label=2")[0].concept, shapes) == {"label": 2}
+    assert resolve_concept(parse_expression("label=Square")[0].concept, shapes) == {"label": 1}  # class names ignore case
     indices = matching_indices(shapes, {"colour": 2, "shape": 1})
     assert len(indices) > 0
     assert (shapes.attributes["colour"][indices] == 2).all() and (shapes.attributes["shape"][indices] == 1).all()
@@ -213,6 +214,7 @@ def test_matched_exemplars_differ_only_in_their_concepts_own_attributes():
     assert figure.column_labels == ("1", "2", "3", "4") and figure.row_labels == ("+ green triangle", "- green", "+ yellow", "= result", "+ noise")
     unmatched = latent_arithmetic(FactorModel(), "green,triangle - green + yellow", dataset=shapes, matched=False, exemplars=4, results=6, seed=2)
     assert not unmatched.matched and unmatched.nrow == 5 and torch.allclose(unmatched.result_latents[0], unmatched.result_latent)
+    assert unmatched.grid.shape == (3 * 5 + 10, 3, 28, 28)  # 5 noisy results over 4 exemplar columns: 2 result rows
     with pytest.raises(ValueError, match="matched exemplars need dataset images with attributes"):
         latent_arithmetic(FactorModel(), RED_CIRCLE_EXPRESSION, classifier=TemplateJudge(), source="classify", matched=True)
 
@@ -238,21 +240,24 @@ def test_classified_exemplars_show_their_concepts_and_the_figure_is_laid_out():
     assert torch.allclose(result.result_latent, (signs * result.concept_latents).sum(0))
     assert result.results.shape == (5, 3, 28, 28) and result.results.dtype == torch.uint8
     assert result.nrow == 4
-    assert result.grid.shape == (3 * 4 + 8, 3, 28, 28)  # 3 rows of (3 exemplars + mean), 5 results + 3 blanks
-    assert torch.equal(result.grid[3], result.concept_images[0]) and torch.equal(result.grid[12], result.results[0])
-    assert result.grid[-3:].sum() == 0
+    assert result.grid.shape == (3 * 4 + 8, 3, 28, 28)  # 3 rows of (3 exemplars + mean), then 2 result rows
+    assert torch.equal(result.grid[3], result.concept_images[0])
+    assert torch.equal(result.grid[15], result.results[0])  # G(Y) in the mean column, under the concepts' means
+    assert torch.equal(result.grid[12:15], result.results[1:4]) and torch.equal(result.grid[16], result.results[4])  # G(Y + u)
+    assert result.grid[17:].sum() == 0
 
     verdicts = result_verdicts(judge, result.results, {"colour": "blue", "shape": "circle"})
     figure = arithmetic_figure(result, verdicts=verdicts, expected={"colour": "blue", "shape": "circle"})
     assert figure.images.shape == (20, 3, 30, 30) and figure.nrow == 4
-    assert figure.row_labels == ("+ red circle", "- red square", "+ blue square", "= result", "+ noise")
+    assert figure.row_labels == ("+ red circle", "- red square", "+ blue square", "= result", "= result")
     assert figure.labels()["column_labels"] == ("1", "2", "3", "mean") and "decoded mean" in figure.column_title
     assert f"{sum(verdicts)} of 5 results show blue circle" in figure.title
-    for index, hit in enumerate(verdicts):  # result frames: green for a hit, red for a miss
-        corner = figure.images[12 + index, :, 0, 0].tolist()
-        assert corner == (list(FRAME_HIT) if hit else list(FRAME_MISS))
-    assert torch.equal(figure.images[12, :, 1:-1, 1:-1], result.results[0])
-    assert (figure.images[-1] == 255).all()  # blank cells are white
+    for cell, index in zip(range(12, 20), [1, 2, 3, 0, 4, None, None, None]):
+        if index is None:
+            assert (figure.images[cell] == 255).all()  # blank cells are white
+        else:  # result frames: green for a hit, red for a miss
+            assert torch.equal(figure.images[cell, :, 1:-1, 1:-1], result.results[index])
+            assert figure.images[cell, :, 0, 0].tolist() == (list(FRAME_HIT) if verdicts[index] else list(FRAME_MISS))
 
 
 def test_success_rate_with_classified_exemplars_and_a_wrong_expectation():

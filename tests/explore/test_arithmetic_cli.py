@@ -65,9 +65,23 @@ def test_other_sources_and_expressions_run(vae_run):
         assert "method: classify (--source)" in result.stdout and (vae_run / "classify.png").exists()
 
 
+def test_a_gan_run_defaults_to_classified_prior_samples(vae_run):
+    """The README's command on a (tiny, 10-step) DCGAN: classify is the default; a measurement or a one-line error."""
+    genzoo("train", "dcgan", "--data", "shapes", "--steps", "10", "--out", "gan", *TINY_SHAPES, "--set", "model.latent_dim=8",
+           "--set", "model.generator_channels=8", "--set", "model.discriminator_channels=8", "--batch-size", "32",
+           "--set", "train.eval_every=0", "--set", "train.final_eval=false", "--set", "train.sample_every=0", "--no-progress", cwd=vae_run)
+    result = genzoo("arithmetic", "gan", *TIGHT_SCORE, "--candidates", "256", "--out", "gan.png", check=False, cwd=vae_run)
+    assert "method: classify (the default for this model): the mean code of 3 prior samples" in result.stdout, result.stdout
+    if result.returncode:
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1 and "samples show it by the classifier" in lines[0], result.stderr
+    else:
+        assert "success rate" in result.stdout and "over 256 plain prior samples" in result.stdout and (vae_run / "gan.png").exists()
+
+
 @pytest.mark.parametrize("args, fragment", [
     (["--expr", "colour=purple - colour=red"], "unknown colour 'purple'"),
-    (["--expr", "red,circle - red,square + blue,square", "--source", "encode", "--exemplars", "500"], "need 500"),
+    (["--expr", "red,circle - red,square + blue,square", "--source", "encode", "--no-match", "--exemplars", "500"], "need 500"),
     (["--expr", "red - blue", "--score"], "does not resolve to one value"),
     (["--trials", "0", "--score"], "must be >= 1"),
 ])

@@ -145,6 +145,15 @@ def test_default_extractor_is_trained_and_cached_and_announced_first(runs, tmp_p
     assert len(list((tmp_path / "cache" / "genzoo" / "reference").glob("shapes-test-1x28x28-*.safetensors"))) == 1
 
 
+def test_an_extractor_of_another_dataset_is_a_one_line_error(runs, extractor):
+    from genzoo.metrics.features import FeatureExtractor, FeatureExtractorError
+
+    other = FeatureExtractor(net=extractor.net, dataset="fashion-mnist")  # same image shape, other data
+    with pytest.raises(FeatureExtractorError, match="trained on fashion-mnist, the run on shapes") as error:
+        evaluate_run(runs["ae"], metrics=("fid",), num_samples=8, batch_size=8, feature_extractor=other, progress=False)
+    assert "\n" not in str(error.value)
+
+
 def test_unknown_metric_is_a_one_line_error(runs):
     with pytest.raises(ConfigError, match="unknown metric 'is'") as error:
         evaluate_run(runs["ae"], metrics=("fid", "is"), progress=False)

@@ -229,3 +229,14 @@ def test_a_tensorboard_thread_failing_on_the_disk_prints_no_traceback(tmp_path, 
     assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
         "TensorBoard logging stopped ([Errno 28] No space left on device); metrics.jsonl goes on"
     ]
+
+
+def test_a_filesystem_without_locks_trains_unprotected_with_a_warning(tmp_path, monkeypatch, caplog):
+    def no_locks(descriptor, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(run_directory.fcntl, "flock", no_locks)
+    result = train(make_config(steps=2), tmp_path / "run")
+    assert result.status == "finished"
+    assert any("nothing stops a second process" in record.getMessage() for record in caplog.records)
+    assert not (tmp_path / "run" / LOCK_NAME).exists()

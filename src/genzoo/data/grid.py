@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from genzoo.atomic_file import atomic_output
+
 DISPLAY_CELL_PX = 80  # a cell this tall is readable next to a 550-px matplotlib figure
 MAX_AUTO_SCALE = 8
 
@@ -74,9 +76,8 @@ def save_png(array: np.ndarray, path: str | os.PathLike[str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    Image.fromarray(array).save(temporary, format="PNG")
-    os.replace(temporary, path)
+    with atomic_output(path) as temporary:
+        Image.fromarray(array).save(temporary, format="PNG")
     return path
 
 

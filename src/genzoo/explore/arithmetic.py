@@ -200,9 +200,15 @@ def resolve_concept(concept: Concept, dataset: object) -> dict[str, int]:
     return resolved
 
 
+def _class_index(word: str, class_names: tuple[str, ...]) -> int | None:
+    """Position of `word` among the class names, ignoring case ("ankle boot" is "Ankle boot"); None if absent."""
+    lowered = [name.lower() for name in class_names]
+    return lowered.index(word.lower()) if word.lower() in lowered else None
+
+
 def _label_index(value: str, class_names: tuple[str, ...], num_classes: int | None) -> int:
-    if value in class_names:
-        return class_names.index(value)
+    if _class_index(value, class_names) is not None:
+        return _class_index(value, class_names)
     if value.isdigit() and num_classes and int(value) < num_classes:
         return int(value)
     listed = ", ".join(class_names) if class_names else f"0..{(num_classes or 1) - 1}"
@@ -216,8 +222,8 @@ def _resolve_bare_word(word: str, attribute_values: dict[str, tuple[str, ...]], 
         return owners[0], attribute_values[owners[0]].index(word)
     if len(owners) > 1:
         raise ValueError(f"{word!r} is a value of several attributes ({', '.join(owners)}): write e.g. {owners[0]}={word}")
-    if word in class_names:
-        return "label", class_names.index(word)
+    if _class_index(word, class_names) is not None:
+        return "label", _class_index(word, class_names)
     choices = sorted(set(class_names) | {v for values in attribute_values.values() for v in values})
     raise ValueError(f"unknown concept {word!r}: use key=value or one of {', '.join(choices) or '(no labels or attributes)'}")
 
@@ -501,14 +507,32 @@ def _classifier_conditions(concept: Concept, classifier: AttributeClassifier) ->
 
 
 def _cells(shown: list[torch.Tensor], concept_images: torch.Tensor | None, result_images: torch.Tensor, exemplars: int) -> tuple[torch.Tensor, int]:
-    """Cells row by row: [exemplars of term t..., G(mean z_t) unless None] per term, then the results wrapped."""
-    nrow = exemplars + (concept_images is not None)
+    """Cells row by row: [exemplars of term t..., G(mean z_t) unless None] per term, then `result_layout`; blanks black."""
+    matched = concept_images is None
+    nrow = exemplars + (not matched)
     cells = []
     for index, images in enumerate(shown):
-        cells += [images] if concept_images is None else [images, concept_images[index][None]]
-    blank = (-len(result_images)) % nrow
-    cells += [result_images, torch.zeros(blank, *result_images.shape[1:], dtype=torch.uint8)]
+        cells += [images] if matched else [images, concept_images[index][None]]
+    blank = torch.zeros(1, *result_images.shape[1:], dtype=torch.uint8)
+    cells += [blank if index is None else result_images[index][None] for index in result_layout(len(result_images), exemplars, matched)]
     return torch.cat(cells), nrow
+
+
+def result_layout(count: int, exemplars: int, matched: bool) -> list[int | None]:
+    """Result index of each cell of the result rows (None: blank).
+
+    Matched: `exemplars` to a row in order, so result i sits under analogy i. Not matched:
+    G(Y) (result 0) in the last, "mean" column of the first row, under the concepts'
+    decoded means; the noisy results G(Y + u) in the exemplar columns.
+    """
+    if matched:
+        return list(range(count)) + [None] * ((-count) % exemplars)
+    noisy = list(range(1, count))
+    layout: list[int | None] = []
+    for row in range(max(1, -(-len(noisy) // exemplars))):
+        part = noisy[row * exemplars : (row + 1) * exemplars]
+        layout += part + [None] * (exemplars - len(part)) + [0 if row == 0 else None]
+    return layout
 
 
 # ---- measurement ------------------------------------------------------------------------------------
@@ -632,25 +656,28 @@ def arithmetic_figure(
         cells += [_framed(image, FRAME_NONE) for image in images]
         if not result.matched:
             cells.append(_framed(result.concept_images[index], FRAME_MEAN))
-    for index, image in enumerate(result.results):
-        colour = FRAME_NONE if verdicts is None else FRAME_HIT if verdicts[index] else FRAME_MISS
-        cells.append(_framed(image, colour))
-    nrow = result.nrow
-    cells += [torch.full_like(cells[0], 255)] * ((-len(cells)) % nrow)
-    result_rows = -(-len(result.results) // nrow)
+    layout = result_layout(len(result.results), exemplars, result.matched)
+    for index in layout:
+        if index is None:
+            cells.append(torch.full_like(cells[0], 255))
+        else:
+            colour = FRAME_NONE if verdicts is None else FRAME_HIT if verdicts[index] else FRAME_MISS
+            cells.append(_framed(result.results[index], colour))
+    result_rows = len(layout) // result.nrow
     row_labels = tuple(f"{'+' if term.sign > 0 else '-'} {concept_name(term.concept)}" for term in result.terms)
-    row_labels += ("= result",) + ("+ noise",) * (result_rows - 1)
     columns = tuple(str(i + 1) for i in range(exemplars))
     if result.matched:
+        row_labels += ("= result",) + ("+ noise",) * (result_rows - 1)
         column_title = "column i: exemplars sharing every attribute their concept leaves free; result i: their signed sum of codes"
     else:
+        row_labels += ("= result",) * result_rows
         columns += ("mean",)
-        column_title = "random exemplars; last column: the decoded mean code (result: the signed sum of the means)"
+        column_title = "random exemplars; column mean: their decoded mean code, and the result Y (signed sum of the means); other results: Y + noise"
     title = f"{heading}{expression_name(result.terms)}   (exemplars: {result.source}{', matched' if result.matched else ''})"
     if verdicts is not None and expected:
         wanted = " ".join(expected.values())
         title += f"\nclassifier: {sum(verdicts)} of {len(verdicts)} results show {wanted} (green frame; red: not)"
-    return ArithmeticFigure(torch.stack(cells), nrow, title, row_labels, columns, column_title)
+    return ArithmeticFigure(torch.stack(cells), result.nrow, title, row_labels, columns, column_title)
 
 
 def _framed(image: torch.Tensor, colour: tuple[int, int, int]) -> torch.Tensor:

@@ -315,6 +315,12 @@ def _sample_quality(
 
     data = info.run_config.data
     if feature_extractor is not None:
+        trained_on = getattr(feature_extractor, "dataset", data.name)  # Inception has no dataset of its own
+        if trained_on != data.name:
+            from genzoo.metrics.features import FeatureExtractorError
+
+            raise FeatureExtractorError(f"feature extractor {feature_extractor.identifier} was trained on {trained_on}, the run on {data.name}: "
+                                        f"pass one of {data.name} (`genzoo features train --data {data.name}`)")
         extractor, choice_note = feature_extractor, f"feature extractor: {feature_extractor.identifier}, given by the caller"
     else:
         choice = choose_feature_extractor(

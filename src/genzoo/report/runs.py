@@ -6,11 +6,14 @@ declared capabilities, never from its name (`genzoo.report.properties.lecture_fa
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
 
+from genzoo.atomic_file import atomic_write
 from genzoo.data.toy2d import point_mixture
 from genzoo.models.base import Capabilities
 from genzoo.report.properties import lecture_family, number, property_row
@@ -79,8 +82,58 @@ def _recognised(quality: dict[str, Any]) -> str:
     return f"{number(recognised.get('samples'), '.0%')} ({number(recognised.get('test_images'), '.0%')} of test images)"
 
 
+FIGURES_DIR = "report-figures"  # RUN_DIR/report-figures/: the report's drawings of the run, reused while its checkpoint is unchanged
+FIGURES_VERSION = 1  # bump when the figures drawn here change, so cached ones are redrawn
+
+
 def run_figures(run_dir: Path, *, which: str = "last", seed: int = 0, data_dir: str | None = None) -> tuple[Any, dict[str, Path]]:
-    """Write the run's figures (samples, and what its family can show) into RUN_DIR; (model, {caption: png})."""
+    """The run's figures (samples, and what its family can show) in RUN_DIR/report-figures; (model, {caption: png}).
+
+    Drawing them samples the model (minutes for an autoregressive one on a CPU), so they are kept
+    with a record of the checkpoint they came from and redrawn only when it changes.
+    """
+    from genzoo.train import load_model
+
+    run_dir = Path(run_dir)
+    model, info = load_model(run_dir, which=which)
+    folder = run_dir / FIGURES_DIR
+    stamp = figure_stamp(info.path, seed)
+    images = cached_figures(folder, stamp)
+    if images is None:
+        print(f"report: drawing the figures of {run_dir} (step {info.step}) ...", file=sys.stderr, flush=True)
+        images = draw_figures(model, info, folder, seed=seed, data_dir=data_dir)
+        write_figure_record(folder, stamp, images)
+    curve = training_curve(read_metrics(run_dir), folder / "training_curve.png", key="loss", title=f"{model.name} on {info.run_config.data.name}")
+    if curve:
+        images["training loss"] = curve
+    return model, images
+
+
+def figure_stamp(checkpoint: Path, seed: int) -> dict[str, Any]:
+    """What the figures depend on: the checkpoint file (name, size, modification time), the seed, this code's version."""
+    status = Path(checkpoint).stat()
+    return {"checkpoint": Path(checkpoint).name, "bytes": status.st_size, "mtime_ns": status.st_mtime_ns, "seed": seed, "version": FIGURES_VERSION}
+
+
+def cached_figures(folder: Path, stamp: dict[str, Any]) -> dict[str, Path] | None:
+    """{caption: png} drawn earlier for the same stamp, or None (no record, another checkpoint, a file missing)."""
+    try:
+        record = json.loads((folder / "figures.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("stamp") != stamp or not isinstance(record.get("figures"), dict):
+        return None
+    images = {str(caption): folder / str(name) for caption, name in record["figures"].items()}
+    return images if all(path.is_file() for path in images.values()) else None
+
+
+def write_figure_record(folder: Path, stamp: dict[str, Any], images: dict[str, Path]) -> None:
+    record = {"stamp": stamp, "figures": {caption: path.name for caption, path in images.items()}}
+    atomic_write(folder / "figures.json", json.dumps(record, indent=1))
+
+
+def draw_figures(model: Any, info: Any, folder: Path, *, seed: int, data_dir: str | None) -> dict[str, Path]:
+    """Draw the samples and the figures the model's capabilities allow into `folder`: {caption: png}."""
     from genzoo.data.grid import save_image_grid
     from genzoo.explore.completion import complete, completion_column_labels, completion_rows, keep_mask
     from genzoo.explore.figure import save_labelled_grid
@@ -88,45 +141,56 @@ def run_figures(run_dir: Path, *, which: str = "last", seed: int = 0, data_dir: 
     from genzoo.explore.interpolation import decode_path, interpolation_column_labels
     from genzoo.explore.reconstruction import reconstruction_row_labels, reconstruction_rows
     from genzoo.explore.sampling import sample_images, to_display
-    from genzoo.train import load_model
 
-    run_dir = Path(run_dir)
-    model, info = load_model(run_dir, which=which)
     mixture = point_mixture(info.run_config.data.name, info.run_config.data.options)
     if mixture is None:
-        images = {"samples": save_image_grid(sample_images(model, 64, seed=seed), run_dir / "samples.png", nrow=8, scale=None)}
+        images = {"samples": save_image_grid(sample_images(model, 64, seed=seed, progress=True), folder / "samples.png", nrow=8, scale=None)}
         caps = model.capabilities
     else:  # toy2d: 2-D points, drawn as a scatter over the true modes; image figures would show 1x2 "images"
-        images = {SCATTER_CAPTION: toy2d_scatter(model, info, run_dir / "samples.png", seed=seed)}
+        images = {SCATTER_CAPTION: toy2d_scatter(model, info, folder / "samples.png", seed=seed)}
         caps = Capabilities()
     if caps.encoder:
         x, y = test_images(info, range(16), data_dir=data_dir)
         grid, per_row = reconstruction_rows(model, x, y, per_row=8)
         images["test images (odd rows) over reconstructions (even rows)"] = save_labelled_grid(
-            grid, run_dir / "reconstructions.png", nrow=per_row, row_labels=reconstruction_row_labels(len(x), per_row))
+            grid, folder / "reconstructions.png", nrow=per_row, row_labels=reconstruction_row_labels(len(x), per_row))
     if caps.exact_likelihood:
         x, _ = test_images(info, range(4), data_dir=data_dir)
         keep = keep_mask("top-half", model.data_format.image_shape)  # (C, H, W)
         completions = complete(model, x, keep, n=4, generator=torch.Generator().manual_seed(seed))  # (4, 4, C, H, W)
         images["completions: original, top half kept, 4 samples of the rest"] = save_labelled_grid(
-            completion_rows(x, keep, completions, model.data_format), run_dir / "completions.png", nrow=6,
+            completion_rows(x, keep, completions, model.data_format), folder / "completions.png", nrow=6,
             row_labels=tuple(f"test {i}" for i in range(len(x))), column_labels=completion_column_labels(4, "top-half"))
     if caps.latent_decoder:
         z = model.sample_latent(8, generator=torch.Generator().manual_seed(seed + 1))  # (8, D)
         path = decode_path(model, z[:4], z[4:], steps=8, kind="slerp")
         images["latent interpolations (slerp)"] = save_labelled_grid(
-            to_display(path, model.data_format), run_dir / "interpolations.png", nrow=8,
+            to_display(path, model.data_format), folder / "interpolations.png", nrow=8,
             row_labels=tuple(f"pair {i + 1}" for i in range(4)), column_labels=interpolation_column_labels(8))
-    curve = training_curve(read_metrics(run_dir), run_dir / "training_curve.png", key="loss", title=f"{model.name} on {info.run_config.data.name}")
-    if curve:
-        images["training loss"] = curve
-    return model, images
+    return images
+
+
+def saved_evaluation(run_dir: Path, step: int) -> tuple[dict[str, Any] | None, str]:
+    """RUN_DIR/evaluation.json when it measured the checkpoint at `step`; else None and the command that makes it."""
+    path = Path(run_dir) / "evaluation.json"
+    command = f"run `genzoo eval {run_dir}` to add its metrics"
+    try:
+        result = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None, f"not evaluated: {command}"
+    except (OSError, ValueError) as error:
+        return None, f"{path} is unreadable ({type(error).__name__}): {command}"
+    if not isinstance(result, dict):
+        return None, f"{path} is not an evaluation record: {command}"
+    if result.get("step") != step:
+        return result, f"evaluation.json measured step {result.get('step')}, the checkpoint is at step {step}: {command.replace('add', 'refresh')}"
+    return result, f"metrics from evaluation.json (step {step})"
 
 
 def run_summary(run_dir: Path, result: dict[str, Any] | None, *, which: str = "last", data_dir: str | None = None) -> RunReport:
     """The report section, comparison row and properties row of one run (result: its `evaluate_run` dict, or None)."""
     model, images = run_figures(run_dir, which=which, data_dir=data_dir)
-    notes = list((result or {}).get("summary") or ["not evaluated: run `genzoo eval RUN_DIR` to add its metrics"])
+    notes = list((result or {}).get("summary") or [f"not evaluated: run `genzoo eval {run_dir}` to add its metrics"])
     summary = RunSummary(title=f"{family_of(model.capabilities)}: {model.name}", run_dir=Path(run_dir), metrics={}, images=images, notes=notes)
     return RunReport(summary, comparison_row(model.name, model.capabilities, result or {}), property_row(model.name, model.capabilities, result or {}))
 

@@ -4,11 +4,15 @@ A process that trains in RUN_DIR holds an exclusive lock on RUN_DIR/.genzoo.lock
 advisory `flock`, so the kernel releases it when the process dies, however it dies); the
 file records who holds it, so a second `genzoo train` on the same directory, fresh or
 --resume, is refused with one line naming the holder. A lock file left by a dead process
-holds no lock and is simply taken over. Under torchrun only rank 0 locks.
+holds no lock and is simply taken over. Under torchrun only rank 0 locks. On a filesystem
+without locks (some network mounts) the run goes on unprotected, with a warning.
 
 A fresh run goes into a directory that does not exist, is empty, or is an earlier genzoo
 run that never saved a checkpoint (its files are replaced); anything else is refused rather
 than overwriting the user's files.
+
+A write the disk refuses (full, read-only, no permission) becomes one RunDirectoryError line
+saying whether the last checkpoint is intact and how to go on (`storage_error`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from genzoo.errors import ConfigError, GenzooError
+from genzoo.train.logging import log
 
 LOCK_NAME = ".genzoo.lock"
 RUN_RECORD = "run.json"  # written by every genzoo run; its "genzoo" key names the version
@@ -72,12 +77,17 @@ class RunDirectoryLock:
             descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
+            except BlockingIOError:
                 os.close(descriptor)
                 raise RunDirectoryBusy(
                     f"{self.run_dir} is in use by another genzoo training ({_holder(self.path)}): "
                     "wait for it to end (or stop it), or train into another directory"
                 ) from None
+            except OSError as error:  # a filesystem without locks (some network mounts): train unprotected
+                os.close(descriptor)
+                self.path.unlink(missing_ok=True)
+                log.warning("cannot lock %s (%s): nothing stops a second process from training in it", self.run_dir, error.strerror)
+                return
             try:  # the holder we waited on may have removed the file: lock the one on disk
                 same = os.path.samestat(os.fstat(descriptor), os.stat(self.path))
             except OSError:
