@@ -62,6 +62,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from genzoo.errors import ConfigError, DataError, GenzooError
+from genzoo.file_kinds import unsafe_file_kind
 
 FORMAT_NAME = "genzoo-feature-extractor"
 FORMAT_VERSION = 1
@@ -273,8 +274,9 @@ class FeatureExtractor:
         path = Path(path)
         if not path.is_file():
             raise FeatureExtractorError(f"feature extractor {path} not found: train one with `genzoo features train --data NAME`")
-        if _looks_like_pickle(path):
-            raise FeatureExtractorError(f"{path} is a pickle/zip file: genzoo reads feature extractors from safetensors only")
+        kind = unsafe_file_kind(path)
+        if kind is not None:
+            raise FeatureExtractorError(f"{path} is {kind}: genzoo reads feature extractors from safetensors only, never unpickles")
         try:
             with safe_open(str(path), framework="pt", device="cpu") as handle:
                 header = handle.metadata() or {}
@@ -299,20 +301,6 @@ class FeatureExtractor:
         if extractor.weights_hash != metadata.get("weights_sha256"):
             raise FeatureExtractorError(f"{path} is corrupt (its weights do not match the recorded hash): delete it and train again")
         return extractor
-
-
-def _looks_like_pickle(path: Path) -> bool:
-    """A torch.save zip or a raw pickle, and not a safetensors file.
-
-    A safetensors file starts with its header length (8 bytes, little-endian) and the JSON
-    header ("{"); its first bytes can be anything, so "PK" or 0x80 there alone proves nothing
-    (a header of 19280 bytes starts with "PK").
-    """
-    with open(path, "rb") as handle:
-        head = handle.read(9)
-    if len(head) == 9 and head[8:9] == b"{" and 8 + int.from_bytes(head[:8], "little") <= path.stat().st_size:
-        return False
-    return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
 
 
 def _config_dict(config: FeatureNetConfig) -> dict[str, Any]:

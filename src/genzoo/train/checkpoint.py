@@ -40,6 +40,7 @@ from safetensors.torch import save as safetensors_bytes
 
 from genzoo.data.format import DataFormat
 from genzoo.errors import CheckpointError, ConfigError, unknown_choice
+from genzoo.file_kinds import unsafe_file_kind
 from genzoo.train.config import RunConfig, run_config_from_dict
 
 if TYPE_CHECKING:
@@ -190,12 +191,9 @@ def _not_a_checkpoint(path: Path, why: str) -> CheckpointError:
 
 def _sniff(path: Path) -> None:
     """Name pickled / zipped PyTorch files before safetensors gives a cryptic header error."""
-    with open(path, "rb") as handle:
-        head = handle.read(8)
-    if head.startswith(b"PK\x03\x04"):
-        raise _not_a_checkpoint(path, "a zip archive such as a torch.save file; genzoo never unpickles files, they can run code")
-    if head[:1] == b"\x80" and len(head) > 1 and 2 <= head[1] <= 5:
-        raise _not_a_checkpoint(path, "a pickle file; genzoo never unpickles files, they can run code")
+    kind = unsafe_file_kind(path)
+    if kind is not None:
+        raise _not_a_checkpoint(path, f"{kind}; genzoo never unpickles files, they can run code")
 
 
 def _open(path: Path, *, with_tensors: bool) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, list[int]]]:
