@@ -19,7 +19,7 @@ import torch
 from genzoo.config import deep_merge, load_yaml, parse_overrides
 from genzoo.train import RunConfig, resolve_run_config
 
-PRESET_DIR = Path(__file__).resolve().parent.parent / "configs"
+from genzoo.presets import PRESET_DIR  # noqa: E402
 
 
 def machine() -> dict[str, object]:

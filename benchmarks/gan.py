@@ -60,7 +60,7 @@ from genzoo.metrics.evaluate import evaluate_run  # noqa: E402
 from genzoo.metrics.modes import sampled_mode_statistics  # noqa: E402
 from genzoo.train import load_model, resolve_run_config, resume_config, train  # noqa: E402
 
-PRESET_DIR = Path(__file__).resolve().parent.parent / "configs"
+from genzoo.presets import PRESET_DIR  # noqa: E402
 LOSSES = ("minimax", "non-saturating")
 # Each expression changes one factor of the first concept; the expected mix follows from the signs.
 ARITHMETIC_EXPRESSIONS = (

@@ -182,7 +182,7 @@ def test_report_compares_runs_with_their_evaluations(trained_run):
 
 
 def test_budget_cpu_picks_the_cpu_preset_or_says_which_exist():
-    from genzoo.cli import PRESET_DIR, resolve_preset
+    from genzoo.presets import PRESET_DIR, resolve_preset
     from genzoo.errors import ConfigError
 
     cpu_pair = sorted(PRESET_DIR.glob("*-fashion-mnist-cpu.yaml"))[0].name.removesuffix("-fashion-mnist-cpu.yaml")

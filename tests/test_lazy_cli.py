@@ -55,3 +55,9 @@ def test_lazy_package_attributes():
     assert "ae" in genzoo.list_models() and model.name == "ae"
     with pytest.raises(AttributeError):
         genzoo.no_such_thing  # noqa: B018
+
+
+def test_budgets_spelled_alike_in_the_cli_and_the_presets():
+    from genzoo import cli, presets
+
+    assert cli.BUDGETS == presets.BUDGETS

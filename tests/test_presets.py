@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from genzoo.cli import PRESET_DIR
+from genzoo.presets import PRESET_DIR
 from genzoo.config import load_yaml
 from genzoo.data import Preprocessor, dataset_info
 from genzoo.models import build_model_from_format, model_class
@@ -97,8 +97,19 @@ def test_cpu_budget_check_rejects_a_paper_size_preset():
 
 @pytest.mark.parametrize("path", CPU_PRESETS, ids=lambda p: p.stem)
 def test_cpu_preset_is_found_by_name(path: Path):
-    from genzoo.cli import resolve_preset
+    from genzoo.presets import resolve_preset
 
     config = resolve_run_config(preset=load_yaml(str(path)))
     found, found_path = resolve_preset(path.stem, config.model, config.data.name)
     assert found_path == path and found == load_yaml(str(path))
+
+
+def test_presets_ship_inside_the_package():
+    import tomllib
+
+    import genzoo
+
+    package_dir = Path(genzoo.__file__).parent
+    assert PRESET_DIR.parent == package_dir and len(list(PRESET_DIR.glob("*.yaml"))) >= 5
+    pyproject = tomllib.loads((package_dir.parents[1] / "pyproject.toml").read_text())
+    assert "presets/*.yaml" in pyproject["tool"]["setuptools"]["package-data"]["genzoo"]

@@ -32,8 +32,7 @@ from typing import Any
 
 from genzoo.errors import GenzooError
 
-PRESET_DIR = Path(__file__).resolve().parents[2] / "configs"
-BUDGETS = ("paper", "cpu")  # --budget: the preset's suffix ("" or "-cpu")
+BUDGETS = ("paper", "cpu")  # --budget; genzoo.presets.BUDGETS (repeated: --help imports nothing)
 
 
 # ---- argument parsing -------------------------------------------------------------------
@@ -210,36 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ---- commands ---------------------------------------------------------------------------
-def resolve_preset(name: str | None, model: str | None, dataset: str | None, budget: str = "paper") -> tuple[dict[str, Any], Path | None]:
-    """The YAML preset to start from: an explicit file or name, else configs/MODEL-DATASET[-cpu].yaml if it exists.
-
-    budget "cpu" asks for the CPU-sized preset and is an error when the pair has none.
-    """
-    from genzoo.config import load_yaml
-    from genzoo.errors import ConfigError
-
-    if name:
-        path = Path(name)
-        if not path.exists():
-            candidate = PRESET_DIR / (name if name.endswith((".yaml", ".yml")) else f"{name}.yaml")
-            if not candidate.exists():
-                available = ", ".join(sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))) or "none"
-                raise ConfigError(f"config {name!r} is neither a file nor a preset: give a YAML path or one of {available}")
-            path = candidate
-        return load_yaml(str(path)), path
-    suffix = "-cpu" if budget == "cpu" else ""
-    if model and dataset:
-        candidate = PRESET_DIR / f"{model}-{dataset}{suffix}.yaml"
-        if candidate.exists():
-            return load_yaml(str(candidate)), candidate
-    if suffix:
-        available = ", ".join(sorted(p.stem.removesuffix(suffix) for p in PRESET_DIR.glob(f"*{suffix}.yaml"))) or "none"
-        raise ConfigError(f"--budget cpu: no CPU preset for {model} on {dataset}; CPU presets exist for {available} (or drop --budget)")
-    return {}, None
-
-
 def command_train(args: argparse.Namespace) -> int:
     from genzoo.config import parse_overrides
+    from genzoo.presets import resolve_preset
     from genzoo.errors import ConfigError
     from genzoo.train import train
     from genzoo.train.config import resolve_run_config, run_config_from_dict
@@ -269,7 +241,7 @@ def command_train(args: argparse.Namespace) -> int:
             raise ConfigError("no model given: e.g. `genzoo train ae --data fashion-mnist` (see `genzoo models`)")
         if args.config and args.budget != "paper":
             raise ConfigError("--budget picks a preset and --config names one: give only one of them")
-        preset, preset_path = resolve_preset(args.config, args.model, args.data, args.budget)
+        preset, preset_path = resolve_preset(args.config, args.model, args.data, args.budget)  # genzoo.presets
         preset_data = preset.get("data", {})
         dataset = args.data or (preset_data.get("name") if isinstance(preset_data, dict) else preset_data)
         if not dataset:
@@ -724,17 +696,20 @@ def command_arithmetic(args: argparse.Namespace) -> int:
     options = dict(dataset=run.train_set, preprocessor=run.preprocessor, source=source, matched=matched,
                    exemplars=args.exemplars, results=args.results, noise=args.noise, candidates=args.candidates)
     score = None
+    progress = _ScoreProgress()
     try:
         if args.score:
             started = time.perf_counter()
             score = arith.arithmetic_success_rate(model, classifier, terms, expected=expected, trials=args.trials, seed=args.seed,
-                                                  progress=_score_progress(), **options)
+                                                  progress=progress, **options)
             seconds = time.perf_counter() - started
             result = score.example
         else:
             result = arith.latent_arithmetic(model, terms, classifier=classifier, seed=args.seed, **options)
     except ValueError as error:
         raise ConfigError(str(error).splitlines()[0]) from None
+    finally:
+        progress.close()  # erase the bar, so an error or Ctrl-C message starts its own line
     verdicts = arith.result_verdicts(classifier, result.results, expected) if expected else None
     figure = arith.arithmetic_figure(result, verdicts=verdicts, expected=expected, heading=f"{model.name} step {info.step}: ")
     path = _write_labelled(figure.images, args, info, "arithmetic.png", figure.nrow, **figure.labels())
@@ -778,20 +753,22 @@ def _attribute_classifier(run: Any, config: Any, steps: int):
     return loaded.classifier
 
 
-def _score_progress():
+class _ScoreProgress:
     """A bar on stderr over the scoring work: decoding the prior samples (chance rate), then the trials."""
-    from tqdm.auto import tqdm
 
-    bar = None
+    def __init__(self) -> None:
+        self.bar = None
 
-    def update(done: int, total: int) -> None:
-        nonlocal bar
-        bar = bar or tqdm(total=total, desc="scoring (prior samples, then trials)", unit="batch", file=sys.stderr, leave=False)
-        bar.update(done - bar.n)
-        if done >= total:
-            bar.close()
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            from tqdm.auto import tqdm
 
-    return update
+            self.bar = tqdm(total=total, desc="scoring (prior samples, then trials)", unit="step", file=sys.stderr, leave=False)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def command_eval(args: argparse.Namespace) -> int:
