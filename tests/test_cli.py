@@ -150,15 +150,23 @@ def test_eval_states_what_it_measured(trained_run):
 
 
 def test_demo_writes_a_comparison_report(tmp_path):
-    result = genzoo("demo", "--out", "demo", "--steps-scale", "0.01", "--models", "pixelcnn", "ae", "--num-samples", "16", cwd=tmp_path)
+    genzoo("features", "train", "--data", "fashion-mnist", "--epochs", "0.01", cwd=tmp_path)  # a tiny cached classifier: no minute-long training here
+    result = genzoo("demo", "--out", "demo", "--steps-scale", "0.01", "--models", "pixelcnn", "ae", "toy2d", "--num-samples", "16", cwd=tmp_path)
     report = tmp_path / "demo" / "report"
     assert f"report: {Path('demo') / 'report' / 'index.html'}" in result.stdout
+    assert "\r" not in result.stdout + result.stderr  # no progress bars redrawn into a log
+    assert "demo: training pixelcnn (pixelcnn-fashion-mnist-cpu) for 12 steps" in result.stdout  # the CPU preset, x 0.01
     markdown = (report / "report.md").read_text()
     assert "## Comparison" in markdown and "| explicit density (autoregressive) | pixelcnn | exact:" in markdown
-    assert "skipped: no cached feature classifier" in markdown  # the test's empty cache: said, not hidden
-    assert "## Properties (lecture 13 summary, measured)" in markdown
+    assert "Sample quality: N=16 samples vs 16 test images" in markdown
+    assert re.search(r"\| pixelcnn \| exact: [\d.]+ nats \([\d.]+ bits/dim\) \| [\d.]+ \([\d.]+\) \|", markdown)  # FID beside the real floor
     assert re.search(r"\| pixelcnn \| autoregressive \| exact — [\d.]+ nats \([\d.]+ bits/dim\) \| no \| sequential — [\d.]+ ms/image "
-                     r"\| good — [\d.]+x \| not measured \|", markdown)
+                     r"\| good — .*FID [\d.]+ \(real [\d.]+\), recognised \d+% \(real \d+%\), N=16 \|", markdown)
+    assert "| gan (gan-toy2d-minimax) |" in markdown and "| gan (gan-toy2d-non-saturating) |" in markdown
+    assert "## Side by side" in markdown
+    for run in ("pixelcnn", "ae", "gan-toy2d-minimax", "gan-toy2d-non-saturating"):
+        assert (tmp_path / "demo" / run / "evaluation.json").is_file()
+    assert "modes covered" in json.dumps(json.loads((tmp_path / "demo" / "gan-toy2d-minimax" / "evaluation.json").read_text())["summary"])
     page = (report / "index.html").read_text()
     for image in sorted((report / "assets").glob("*.png")):
         assert f'src="assets/{image.name}"' in page
@@ -176,7 +184,7 @@ def test_report_compares_runs_with_their_evaluations(trained_run):
     evaluation = json.loads((run / "evaluation.json").read_text())
     ratio, per_image = evaluation["sharpness"]["ratio"], evaluation["speed"]["sampling_seconds_per_image"]
     assert (f"| ae | autoencoder | none (no prior) — none | yes: deterministic z = encode(x) | one pass — {per_image * 1000:.2f} ms/image "
-            f"| not on the slide — {ratio:.2f}x | not measured | reconstruction — ") in markdown
+            f"| not on the slide — not measured | {ratio:.2f}x | reconstruction — ") in markdown  # quality not measured: no FID asked
     assert {"0-samples.png", "0-training-loss.png"} <= {p.name for p in (root / "rep" / "assets").iterdir()}
     assert_one_line_error(genzoo("report", "no-such-run", cwd=root, check=False), "no-such-run")
 

@@ -197,12 +197,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--which", choices=("best", "last"), default="last")
     report.add_argument("--data-dir")
 
-    demo = commands.add_parser("demo", help="one small model per family on real data, evaluated and compared in a report")
+    demo = commands.add_parser("demo", help="one model per family on real data with its CPU preset, and the toy GAN game: evaluated, compared in a report")
     demo.add_argument("--out", default="runs/demo")
-    demo.add_argument("--steps-scale", type=float, default=1.0, help="multiply every model's training budget (default 1)")
-    demo.add_argument("--models", nargs="+", help="subset of the demo's models (pixelcnn vae ae dcgan)")
-    demo.add_argument("--with-sample-quality", action="store_true", help="train the feature classifier for FID/KID/P&R if not cached")
-    demo.add_argument("--num-samples", type=int, default=500, help="generated images for FID/KID/P&R")
+    demo.add_argument("--steps-scale", type=float, default=1.0, help="multiply every preset's training budget (default 1; 0.25 for a quick look)")
+    demo.add_argument("--models", nargs="+", metavar="NAME",
+                      help="runs to make (default: pixelcnn vae dcgan toy2d; also ae, gated-pixelcnn)")
+    demo.add_argument("--num-samples", type=int, default=500, help="generated images for FID/KID/P&R (default 500)")
     demo.add_argument("--data-dir")
     demo.add_argument("--device")
     return parser
@@ -443,8 +443,7 @@ def command_demo(args: argparse.Namespace) -> int:
     from genzoo.demo import run_demo
 
     report = run_demo(Path(args.out), steps_scale=args.steps_scale, data_dir=args.data_dir, device=args.device,
-                      models=tuple(args.models) if args.models else None, with_sample_quality=args.with_sample_quality,
-                      num_samples=args.num_samples)
+                      models=tuple(args.models) if args.models else None, num_samples=args.num_samples)
     print(f"report: {report}")
     return 0
 
@@ -813,26 +812,13 @@ def command_features(args: argparse.Namespace) -> int:
 
 def command_report(args: argparse.Namespace) -> int:
     from genzoo.errors import ConfigError
-    from genzoo.report.runs import run_summary, saved_evaluation, toy2d_side_by_side
-    from genzoo.report.summary import write_report
-    from genzoo.train import find_checkpoint, read_checkpoint_info
+    from genzoo.report.runs import report_runs
 
-    summaries, rows, properties = [], [], []
     for run in args.runs:
-        run_dir = Path(run)
-        if not run_dir.is_dir():
+        if not Path(run).is_dir():
             raise ConfigError(f"run directory {run!r} not found: pass directories written by `genzoo train`")
-        result, note = saved_evaluation(run_dir, read_checkpoint_info(find_checkpoint(run_dir, args.which)).step)
-        print(f"report: {run_dir}: {note}", file=sys.stderr)
-        summary, row, properties_row = run_summary(run_dir, result, which=args.which, data_dir=args.data_dir)
-        summaries.append(summary)
-        rows.append(row)
-        properties.append(properties_row)
     intro = "Metrics from each run's evaluation.json (`genzoo eval`); figures drawn from its checkpoint."
-    toy2d = toy2d_side_by_side([Path(run) for run in args.runs], Path(args.out) / "toy2d-side-by-side.png", which=args.which)
-    side_by_side = {"toy2d runs: samples over the true modes": toy2d} if toy2d else None
-    page = write_report(summaries, Path(args.out), title=args.title, intro=intro, comparison=rows, properties=properties,
-                        side_by_side=side_by_side)
+    page = report_runs([Path(run) for run in args.runs], Path(args.out), title=args.title, intro=intro, which=args.which, data_dir=args.data_dir)
     print(f"report: {page}")
     return 0
 

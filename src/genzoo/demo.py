@@ -1,18 +1,20 @@
-"""`genzoo demo`: one small model of each family on real data, measured and compared in a report.
+"""`genzoo demo`: the lecture's generative models trained on real data with their CPU presets, measured and compared.
 
 The lecture's three families side by side (CS231n lecture 13, summary slide): an explicit
 tractable density (PixelCNN, exact NLL), an approximate density with a latent variable (VAE,
-ELBO and IWAE bound; and the plain autoencoder it grows from) and an implicit density
-(DCGAN, samples only). Each trains for a short budget on Fashion-MNIST (the Debian package, a
---data-dir, the cache, or a download), falling back with a clear message to the procedural
-`shapes` dataset when Fashion-MNIST cannot be had. Then every run is evaluated with the same
-yardsticks and one HTML/Markdown report is written. Budget: about 5 minutes on 2 CPU cores.
+ELBO and IWAE bound) and an implicit density (DCGAN, samples only), each trained with its
+CPU preset (`genzoo/presets/MODEL-fashion-mnist-cpu.yaml`, sized so that a person recognises
+the samples) on Fashion-MNIST; and the GAN game on 2-D toy data with the minimax and the
+non-saturating generator loss side by side (mode collapse). When Fashion-MNIST cannot be had
+the image models fall back, with a clear message, to the procedural `shapes` dataset.
 
-FID/KID/precision-recall and the recognised share need genzoo's feature classifier for the
-dataset: the demo uses the one cached (default recipe first, else the most accurate), else
-trains the default one (about a minute on Fashion-MNIST) and says so in one line first
-(`choose_feature_extractor`). `with_sample_quality` no longer changes anything: sample quality
-is always measured.
+Every run is evaluated with the same yardsticks (likelihood, FID/KID/precision-recall and the
+recognised share next to real images' own figures, latent usage, speed; modes covered for the
+toy runs), each run's evaluation.json written, and one HTML/Markdown report drawn from them.
+`steps_scale` multiplies every budget (0.25: a quick look with less recognisable samples).
+
+The feature classifier behind the sample-quality figures: the one cached for the dataset, else
+the default recipe is trained first (about a minute of CPU) and the demo says so.
 """
 
 from __future__ import annotations
@@ -23,32 +25,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genzoo.errors import DataError, GenzooError
-
-COMMON_TRAIN = {"batch_size": 64, "eval_every": 0, "eval_batches": 20, "sample_every": 0, "sample_count": 64,
-                "checkpoint_every": 1000, "log_every": 25}
+from genzoo.errors import ConfigError, DataError, GenzooError
 
 
 @dataclass(frozen=True)
 class DemoRun:
-    """One model of the demo: model options, preprocessing and budget."""
+    """One run of the demo: a preset, what it is called, and settings over the preset."""
 
-    model: str
-    options: dict[str, Any]
-    preprocess: tuple[str, ...] | None
-    steps: int
-    train: dict[str, Any] = field(default_factory=dict)
+    name: str  # run directory (and --models name of its group)
+    preset: str  # shipped preset; "{data}" becomes the demo's image dataset preset name
+    overrides: dict[str, Any] = field(default_factory=dict)  # {"model": {...}, "train": {...}}
+    image_data: bool = True  # trains on the demo's image dataset (fashion-mnist, or shapes as a fallback)
 
 
-DEMO_RUNS = (
-    DemoRun("pixelcnn",
-            {"hidden": 32, "residual_blocks": 4, "output_hidden": 32}, ("binarize-dynamic",), 400, {"lr": 2e-3, "grad_clip": 1.0}),
-    DemoRun("vae",
-            {"latent_dim": 16, "channels": 32, "iwae_samples": 0}, ("binarize-dynamic",), 600, {"lr": 2e-3}),
-    DemoRun("ae", {"latent_dim": 16, "channels": 32}, None, 600, {"lr": 2e-3}),
-    DemoRun("dcgan",
-            {"latent_dim": 32, "generator_channels": 32, "discriminator_channels": 32}, None, 400, {}),
-)
+TOY_GAME = {"d_steps": 5, "seed": 0}  # 5 D steps a G step: where minimax collapses and non-saturating covers the ring
+DEMO_GROUPS: dict[str, tuple[DemoRun, ...]] = {
+    "pixelcnn": (DemoRun("pixelcnn", "pixelcnn-fashion-mnist-cpu"),),
+    "vae": (DemoRun("vae", "vae-fashion-mnist-cpu"),),
+    "dcgan": (DemoRun("dcgan", "dcgan-fashion-mnist-cpu"),),
+    "ae": (DemoRun("ae", "ae-fashion-mnist-cpu"),),
+    "gated-pixelcnn": (DemoRun("gated-pixelcnn", "gated-pixelcnn-fashion-mnist-cpu"),),
+    "toy2d": tuple(
+        DemoRun(f"gan-toy2d-{g_loss}", "gan-toy2d", {"model": {"g_loss": g_loss, "d_steps": TOY_GAME["d_steps"]}, "train": {"seed": TOY_GAME["seed"]}},
+                image_data=False)
+        for g_loss in ("minimax", "non-saturating")
+    ),
+}
+DEFAULT_GROUPS = ("pixelcnn", "vae", "dcgan", "toy2d")
+TOY_SAMPLES = 2500  # points drawn to count the toy runs' modes
+IMAGE_METRICS = ("likelihood", "fid", "kid", "pr", "recognised", "latent_usage", "speed", "sharpness")
 
 
 def pick_dataset(data_dir: str | None) -> tuple[str, dict, str]:
@@ -64,6 +69,15 @@ def pick_dataset(data_dir: str | None) -> tuple[str, dict, str]:
         return "shapes", {"size": 28, "channels": 1}, f"Data: `shapes` (Fashion-MNIST was unavailable: {reason})."
 
 
+def chosen_runs(groups: tuple[str, ...] | None) -> list[DemoRun]:
+    """The runs of the named groups (default: one model per family and the toy GAN game), in the demo's order."""
+    names = groups or DEFAULT_GROUPS
+    unknown = sorted(set(names) - set(DEMO_GROUPS))
+    if unknown:
+        raise ConfigError(f"demo --models: unknown {', '.join(unknown)}; choose from {', '.join(DEMO_GROUPS)}")
+    return [run for name in DEMO_GROUPS if name in names for run in DEMO_GROUPS[name]]
+
+
 def _feature_extractor(dataset: str, options: dict) -> tuple[Any | None, str]:
     """(the extractor FID/KID/P&R use, or None, and why): cached, else the default trained now (announced)."""
     from genzoo.metrics.features import choose_feature_extractor
@@ -76,57 +90,67 @@ def _feature_extractor(dataset: str, options: dict) -> tuple[Any | None, str]:
 
 
 def run_demo(out_dir: Path, *, steps_scale: float = 1.0, data_dir: str | None = None, device: str | None = None,
-             models: tuple[str, ...] | None = None, with_sample_quality: bool = False, num_samples: int = 500) -> Path:
-    """Train, evaluate and compare one model per family; returns the path of the HTML report."""
-    from genzoo.metrics.evaluate import evaluate_run
-    from genzoo.metrics.features import describe_recipe
-    from genzoo.report.runs import run_summary
-    from genzoo.report.summary import write_report
+             models: tuple[str, ...] | None = None, num_samples: int = 500) -> Path:
+    """Train, evaluate and compare the chosen runs; returns the path of the HTML report."""
+    from genzoo.metrics.evaluate import evaluate_run, write_metrics_json
+    from genzoo.report.runs import report_runs
 
+    if not steps_scale > 0:
+        raise ConfigError(f"--steps-scale must be > 0, got {steps_scale}")
     out_dir = Path(out_dir)
-    dataset, options, data_note = pick_dataset(data_dir)
-    extractor, why = _feature_extractor(dataset, options)
-    quality_note = (
-        f"Sample quality: N={num_samples} samples vs {num_samples} test images in the features of {extractor.identifier} "
-        f"({describe_recipe(extractor.metadata)}); "
-        "the test images shown through each run's preprocessing (binarized for PixelCNN and the VAE). Beside each figure, the same "
-        f"figure for up to {num_samples} real training images the classifier never saw; 'recognised': the share of images the "
-        "classifier names with p(y|x) >= 0.9."
-        if extractor is not None
-        else f"Sample quality (FID/KID/P&R) skipped: {why}."
-    )
-    chosen = [run for run in DEMO_RUNS if models is None or run.model in models]
-    summaries, rows, properties = [], [], []
-    for demo_run in chosen:
-        run_dir = out_dir / f"{demo_run.model}-{dataset}"
+    runs = chosen_runs(models)
+    dataset, options, data_note = pick_dataset(data_dir) if any(run.image_data for run in runs) else (None, {}, "")
+    extractor, why = _feature_extractor(dataset, options) if dataset else (None, "")
+    run_dirs = []
+    for demo_run in runs:
+        run_dir = out_dir / demo_run.name
         _train(demo_run, run_dir, dataset, options, data_dir, device, steps_scale)
-        metrics = ["likelihood", "speed", "sharpness"] + (["fid", "kid", "pr", "recognised"] if extractor is not None else [])
-        result = evaluate_run(run_dir, metrics=metrics, num_samples=num_samples, iwae_k=100, test_images=1000,
-                              feature_extractor=extractor, progress=False, which="last")
-        summary, row, properties_row = run_summary(run_dir, result, data_dir=data_dir)
-        summaries.append(summary)
-        rows.append(row)
-        properties.append(properties_row)
-        print("\n".join(result.get("summary", [])))
-    intro = " ".join([data_note, quality_note, "Budgets are minutes on a CPU, far from the papers': compare the families, not the numbers with published ones."])
-    return write_report(summaries, out_dir / "report", title="genzoo demo: three families of generative models", intro=intro,
-                        comparison=rows, properties=properties)
+        metrics = IMAGE_METRICS if demo_run.image_data else ("modes", "speed")
+        print(f"demo: evaluating {demo_run.name}", flush=True)
+        result = evaluate_run(run_dir, metrics=[m for m in metrics if extractor is not None or m not in ("fid", "kid", "pr", "recognised")],
+                              num_samples=num_samples if demo_run.image_data else max(num_samples, TOY_SAMPLES), iwae_k=100,
+                              test_images=1000, feature_extractor=extractor, progress=True, which="last")
+        write_metrics_json(result, run_dir / "evaluation.json")
+        print("\n".join(result.get("summary", [])), flush=True)
+        run_dirs.append(run_dir)
+    quality_note = (
+        f"Sample quality: N={num_samples} samples vs {num_samples} test images (shown through each run's preprocessing) in the "
+        f"features of {extractor.identifier}; beside each figure the same figure for real images the classifier never saw; "
+        "'recognised': the share of images the classifier names with p(y|x) >= 0.9."
+        if extractor is not None else (f"Sample quality (FID/KID/P&R) skipped: {why}." if why else "")
+    )
+    budget = "the CPU presets' budgets" + (f" x {steps_scale:g}" if steps_scale != 1 else "")
+    intro = " ".join(filter(None, [data_note, quality_note, f"Trained with {budget} (minutes on 2 CPU cores, far from the papers'):",
+                                   "compare the families, not the numbers with published ones."]))
+    return report_runs(run_dirs, out_dir / "report", title="genzoo demo: three families of generative models", intro=intro, data_dir=data_dir)
 
 
-def _train(demo_run: DemoRun, run_dir: Path, dataset: str, options: dict, data_dir: str | None, device: str | None, steps_scale: float) -> None:
-    from genzoo.train import train
+def demo_config(demo_run: DemoRun, dataset: str | None, options: dict, data_dir: str | None, device: str | None, steps_scale: float) -> Any:
+    """The run config of one demo run: its preset, the demo's dataset, its overrides, the scaled budget."""
+    from genzoo.config import deep_merge
+    from genzoo.presets import resolve_preset
     from genzoo.train.config import resolve_run_config
 
-    train_section = {**COMMON_TRAIN, **demo_run.train, "steps": max(1, round(demo_run.steps * steps_scale))}
-    if device:
-        train_section["device"] = device
-    data_section: dict[str, Any] = {"name": dataset, "options": options, "data_dir": data_dir}
-    if demo_run.preprocess is not None:
-        data_section["preprocess"] = list(demo_run.preprocess)
-    config = resolve_run_config(preset={"model": {"name": demo_run.model, **demo_run.options}, "data": data_section, "train": train_section})
+    preset, _ = resolve_preset(demo_run.preset, None, None)
+    train_section = {"progress": True, **({"device": device} if device else {})}
+    steps = (preset.get("train") or {}).get("steps")
+    if steps:
+        train_section["steps"] = max(1, round(steps * steps_scale))
+    layers = [demo_run.overrides, {"train": train_section}]
+    if demo_run.image_data:
+        layers.append({"data": {"name": dataset, "options": options, "data_dir": data_dir}})
+    for layer in layers:
+        preset = deep_merge(preset, layer)
+    return resolve_run_config(preset=preset)
+
+
+def _train(demo_run: DemoRun, run_dir: Path, dataset: str | None, options: dict, data_dir: str | None, device: str | None, steps_scale: float) -> None:
+    from genzoo.train import train
+
+    config = demo_config(demo_run, dataset, options, data_dir, device, steps_scale)
     if (run_dir / "config.yaml").exists():
         shutil.rmtree(run_dir)  # the demo's own earlier output: start afresh
-    print(f"demo: training {demo_run.model} for {config.train.steps} steps")
+    print(f"demo: training {demo_run.name} ({demo_run.preset}) for {config.train.steps} steps", flush=True)
     result = train(config, run_dir)
     if result.status != "finished":
-        raise SystemExit(f"demo: training {demo_run.model} {result.status}: {result.message}")
+        raise SystemExit(f"demo: training {demo_run.name} {result.status}: {result.message}")

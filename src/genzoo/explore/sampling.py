@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -65,8 +64,8 @@ def row_progress(model: GenerativeModel, *, batches: int, enabled: bool) -> Iter
     if not (enabled and model.capabilities.exact_likelihood):
         yield None
         return
-    from tqdm.auto import tqdm
+    from genzoo.progress import progress_bar
 
     height = model.data_format.image_shape[1]
-    with tqdm(total=batches * height, desc=f"sampling {model.name}", unit="row", leave=False, file=sys.stderr) as bar:
+    with progress_bar(total=batches * height, desc=f"sampling {model.name}", unit="row", leave=False) as bar:
         yield lambda: bar.update(1)

@@ -60,11 +60,9 @@ SAMPLE_QUALITY_METRICS = ("fid", "kid", "pr", "classifier_score", "recognised")
 
 
 def _progress(iterable: Iterable[Any], enabled: bool, **options: Any) -> Iterable[Any]:
-    if not enabled:
-        return iterable
-    from tqdm.auto import tqdm
+    from genzoo.progress import progress_iter
 
-    return tqdm(iterable, leave=False, **options)
+    return progress_iter(iterable, enabled=enabled, **options) if enabled else iterable
 
 
 def _chunk_seed(seed: int, index: int) -> int:

@@ -63,6 +63,7 @@ from torch import nn
 
 from genzoo.errors import ConfigError, DataError, GenzooError
 from genzoo.file_kinds import unsafe_file_kind
+from genzoo.progress import progress_bar, progress_iter
 
 FORMAT_NAME = "genzoo-feature-extractor"
 FORMAT_VERSION = 1
@@ -212,11 +213,7 @@ class FeatureExtractor:
         net.eval()
         device = next(net.parameters()).device
         features, probs = [], []
-        starts = range(0, len(images), batch_size)
-        if progress:
-            from tqdm.auto import tqdm
-
-            starts = tqdm(starts, desc="features", unit="batch", leave=False)
+        starts = progress_iter(range(0, len(images), batch_size), total=math.ceil(len(images) / batch_size), desc="features", enabled=progress)
         try:
             for start in starts:
                 batch = images[start : start + batch_size].to(device)
@@ -491,15 +488,11 @@ def train_feature_classifier(
         optimizer = torch.optim.Adam(net.parameters(), lr=training.lr, weight_decay=training.weight_decay)
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps)))
         images_on_device, labels_on_device = images.to(target), labels.to(target)
-        steps = range(total_steps)
-        if progress:
-            from tqdm.auto import tqdm
-
-            steps = tqdm(steps, desc=f"feature classifier ({dataset_name})", unit="step")
+        bar = progress_bar(total=total_steps, desc=f"feature classifier ({dataset_name})", enabled=progress)
         net.train()
         order = torch.empty(0, dtype=torch.int64)
         running_loss, running_accuracy = None, None  # exponential moving averages for the progress bar
-        for step in steps:
+        for step in range(total_steps):
             position = (step % steps_per_epoch) * training.batch_size
             if position == 0:
                 order = torch.randperm(len(images), generator=generator)
@@ -521,7 +514,9 @@ def train_feature_classifier(
                 running_loss = batch_loss if running_loss is None else 0.95 * running_loss + 0.05 * batch_loss
                 running_accuracy = batch_accuracy if running_accuracy is None else 0.95 * running_accuracy + 0.05 * batch_accuracy
                 if step % 20 == 0 or step == total_steps - 1:
-                    steps.set_postfix(loss=f"{running_loss:.3f}", accuracy=f"{running_accuracy:.3f}")  # type: ignore[union-attr]
+                    bar.set_postfix(loss=f"{running_loss:.3f}", accuracy=f"{running_accuracy:.3f}")
+            bar.update(1)
+        bar.close()
     train_seconds = time.perf_counter() - started
     net.eval()
     extractor = FeatureExtractor(net=net, dataset=dataset_name)

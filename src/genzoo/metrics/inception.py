@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genzoo.metrics.features import FeatureExtractorError
+from genzoo.progress import progress_iter
 
 WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
 NUM_CLASSES = 1008
@@ -251,11 +252,7 @@ class InceptionExtractor:
         self.check_images(images)
         device = next(self.net.parameters()).device
         features, probs = [], []
-        starts = range(0, len(images), batch_size)
-        if progress:
-            from tqdm.auto import tqdm
-
-            starts = tqdm(starts, desc="inception features", unit="batch", leave=False)
+        starts = progress_iter(range(0, len(images), batch_size), total=-(-len(images) // batch_size), desc="inception features", enabled=progress)
         for start in starts:
             batch = images[start : start + batch_size].to(device).float() / 255.0  # (B, C, H, W) in [0, 1]
             if batch.shape[1] == 1:

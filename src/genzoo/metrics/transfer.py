@@ -17,7 +17,6 @@ preprocessed float images in the model's data format (what the model was trained
 from __future__ import annotations
 
 import copy
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -191,7 +190,7 @@ def transfer_table(
 
 
 def _progress_bar(total: int, enabled: bool) -> Any:
-    """tqdm over every classifier step of the table (disabled: the same object, silent)."""
-    from tqdm.auto import tqdm
+    """A bar over every classifier step of the table (disabled: the same object, silent)."""
+    from genzoo.progress import progress_bar
 
-    return tqdm(total=total, unit="step", leave=False, disable=not enabled, file=sys.stderr)
+    return progress_bar(total=total, desc="classifiers", enabled=enabled, leave=False)

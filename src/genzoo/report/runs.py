@@ -195,6 +195,37 @@ def run_summary(run_dir: Path, result: dict[str, Any] | None, *, which: str = "l
     return RunReport(summary, comparison_row(model.name, model.capabilities, result or {}), property_row(model.name, model.capabilities, result or {}))
 
 
+def report_runs(run_dirs: list[Path], out_dir: Path, *, title: str, intro: str, which: str = "last", data_dir: str | None = None) -> Path:
+    """One report over trained runs: metrics from each evaluation.json, figures from each checkpoint; returns index.html.
+
+    Says per run (stderr) whether its evaluation.json is used, stale or missing, with the command that makes it.
+    """
+    from genzoo.report.summary import write_report
+    from genzoo.train import find_checkpoint, read_checkpoint_info
+
+    summaries, rows, properties = [], [], []
+    for run_dir in map(Path, run_dirs):
+        result, note = saved_evaluation(run_dir, read_checkpoint_info(find_checkpoint(run_dir, which)).step)
+        print(f"report: {run_dir}: {note}", file=sys.stderr, flush=True)
+        summary, row, properties_row = run_summary(run_dir, result, which=which, data_dir=data_dir)
+        summaries.append(summary)
+        rows.append(row)
+        properties.append(properties_row)
+    name_runs_apart(rows, properties, [Path(run).name for run in run_dirs])
+    toy2d = toy2d_side_by_side([Path(run) for run in run_dirs], Path(out_dir) / "toy2d-side-by-side.png", which=which)
+    side_by_side = {"toy2d runs: samples over the true modes": toy2d} if toy2d else None
+    return write_report(summaries, Path(out_dir), title=title, intro=intro, comparison=rows, properties=properties, side_by_side=side_by_side)
+
+
+def name_runs_apart(rows: list[dict[str, Any]], properties: list[dict[str, Any]], names: list[str]) -> None:
+    """Rows of one model shown more than once get their run directory's name: "gan (gan-toy2d-minimax)"."""
+    models = [row["model"] for row in rows]
+    for index, model in enumerate(models):
+        if models.count(model) > 1:
+            for table in (rows, properties):
+                table[index]["model"] = f"{model} ({names[index]})"
+
+
 # ---- toy 2-D runs: scatter plots over the true modes -----------------------------------------
 SCATTER_CAPTION = "samples over the true modes (toy2d)"
 SCATTER_SAMPLES = 2500  # PacGAN's sample count for mode coverage

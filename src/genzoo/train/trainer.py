@@ -75,7 +75,7 @@ from genzoo.train.ema import EMA
 from genzoo.train.fast_paths import compile_forward, to_channels_last, use_channels_last
 from genzoo.train.logging import MetricsLogger, log
 from genzoo.train.optimizers import load_optimizer_state, make_optimizer
-from genzoo.train.progress import progress_bar
+from genzoo.progress import progress_bar
 from genzoo.train.resume import check_resume_changes, read_saved_config
 from genzoo.train.run import build_run
 from genzoo.train.run_directory import (
