@@ -201,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="runs/demo")
     demo.add_argument("--steps-scale", type=float, default=1.0, help="multiply every preset's training budget (default 1; 0.25 for a quick look)")
     demo.add_argument("--models", nargs="+", metavar="NAME",
-                      help="runs to make (default: pixelcnn vae dcgan toy2d; also ae, gated-pixelcnn)")
+                      help="runs to make (default: gated-pixelcnn vae dcgan toy2d; also pixelcnn, ae)")
     demo.add_argument("--num-samples", type=int, default=500, help="generated images for FID/KID/P&R (default 500)")
     demo.add_argument("--data-dir")
     demo.add_argument("--device")
@@ -332,6 +332,8 @@ def command_sample(args: argparse.Namespace) -> int:
         raise ConfigError(f"--sampler: model {model.name!r} is not autoregressive; drop --sampler")
     if mixture is not None:
         return _sample_scatter(args, model, info, mixture, labels)
+    if labels is None and model.capabilities.label_conditional and model.data_format.num_classes and args.nrow is None:
+        return _sample_class_rows(args, model, info, options)
     images = sample_images(model, args.n, labels=labels, temperature=args.temperature, seed=args.seed, progress=True, **options)
     out = Path(args.out) if args.out else _run_dir_of(info.path) / "samples" / "sample.png"
     save_image_grid(images, out, nrow=args.nrow, scale=_checked_scale(args.scale))
@@ -340,6 +342,22 @@ def command_sample(args: argparse.Namespace) -> int:
 
 
 SCATTER_POINTS = 2500  # PacGAN's sample count for mode coverage
+
+
+def _sample_class_rows(args: argparse.Namespace, model: Any, info: Any, options: dict[str, Any]) -> int:
+    """`sample` on a class-conditional model without --label: one labelled row per class, -n images in all (rounded up)."""
+    from genzoo.explore.figure import save_labelled_grid
+    from genzoo.explore.sampling import class_rows
+
+    classes = model.data_format.num_classes
+    per_class = -(-args.n // classes)
+    images, row_labels = class_rows(model, per_class, class_names=info.dataset.get("class_names"), seed=args.seed,
+                                    temperature=args.temperature, progress=True, **options)
+    out = Path(args.out) if args.out else _run_dir_of(info.path) / "samples" / "sample.png"
+    save_labelled_grid(images, out, nrow=per_class, row_labels=row_labels, scale=_checked_scale(args.scale),
+                       title=f"{model.name} (step {info.step}): {per_class} samples per class, one row each")
+    print(f"wrote {len(images)} samples of {model.name} (step {info.step}), one row per class, to {out}")
+    return 0
 
 
 def _sample_scatter(args: argparse.Namespace, model: Any, info: Any, mixture: str, labels: Any) -> int:

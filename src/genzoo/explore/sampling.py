@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -69,3 +69,15 @@ def row_progress(model: GenerativeModel, *, batches: int, enabled: bool) -> Iter
     height = model.data_format.image_shape[1]
     with progress_bar(total=batches * height, desc=f"sampling {model.name}", unit="row", leave=False) as bar:
         yield lambda: bar.update(1)
+
+
+def class_rows(model: GenerativeModel, per_class: int, *, class_names: Sequence[str] | None = None, seed: int = 0,
+               temperature: float = 1.0, progress: bool = False, **sample_options: Any) -> tuple[torch.Tensor, list[str]]:
+    """A class-conditional model's samples, one row of `per_class` per class: (uint8 (K * per_class, C, H, W), row labels)."""
+    classes = model.data_format.num_classes
+    if not (model.capabilities.label_conditional and classes):
+        raise ValueError(f"model {model.name!r} is not class-conditional: sample without class rows")
+    labels = torch.arange(classes).repeat_interleave(per_class)  # (K * per_class,): class k fills row k
+    images = sample_images(model, len(labels), labels=labels, seed=seed, temperature=temperature, progress=progress, **sample_options)
+    names = list(class_names) if class_names and len(class_names) == classes else [f"class {k}" for k in range(classes)]
+    return images, [f"{k}: {name}" for k, name in enumerate(names)]

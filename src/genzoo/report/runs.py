@@ -83,7 +83,7 @@ def _recognised(quality: dict[str, Any]) -> str:
 
 
 FIGURES_DIR = "report-figures"  # RUN_DIR/report-figures/: the report's drawings of the run, reused while its checkpoint is unchanged
-FIGURES_VERSION = 1  # bump when the figures drawn here change, so cached ones are redrawn
+FIGURES_VERSION = 2  # bump when the figures drawn here change, so cached ones are redrawn
 
 
 def run_figures(run_dir: Path, *, which: str = "last", seed: int = 0, data_dir: str | None = None) -> tuple[Any, dict[str, Path]]:
@@ -140,12 +140,15 @@ def draw_figures(model: Any, info: Any, folder: Path, *, seed: int, data_dir: st
     from genzoo.explore.inputs import test_images
     from genzoo.explore.interpolation import decode_path, interpolation_column_labels
     from genzoo.explore.reconstruction import reconstruction_row_labels, reconstruction_rows
-    from genzoo.explore.sampling import sample_images, to_display
+    from genzoo.explore.sampling import class_rows, sample_images, to_display
 
     mixture = point_mixture(info.run_config.data.name, info.run_config.data.options)
-    if mixture is None:
+    caps = model.capabilities
+    if mixture is None and caps.label_conditional and model.data_format.num_classes:
+        grid, row_labels = class_rows(model, 8, class_names=info.dataset.get("class_names"), seed=seed, progress=True)
+        images = {"samples, one row per class": save_labelled_grid(grid, folder / "samples.png", nrow=8, row_labels=row_labels)}
+    elif mixture is None:
         images = {"samples": save_image_grid(sample_images(model, 64, seed=seed, progress=True), folder / "samples.png", nrow=8, scale=None)}
-        caps = model.capabilities
     else:  # toy2d: 2-D points, drawn as a scatter over the true modes; image figures would show 1x2 "images"
         images = {SCATTER_CAPTION: toy2d_scatter(model, info, folder / "samples.png", seed=seed)}
         caps = Capabilities()
