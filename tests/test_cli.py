@@ -149,6 +149,7 @@ def test_eval_states_what_it_measured(trained_run):
     assert measured["speed"]["sampling_seconds_per_image"] > 0
 
 
+@pytest.mark.slow  # trains five runs and a classifier, evaluates and reports them
 def test_demo_writes_a_comparison_report(tmp_path):
     genzoo("features", "train", "--data", "fashion-mnist", "--epochs", "0.01", cwd=tmp_path)  # a tiny cached classifier: no minute-long training here
     result = genzoo("demo", "--out", "demo", "--steps-scale", "0.01", "--models", "pixelcnn", "ae", "toy2d", "--num-samples", "16", cwd=tmp_path)

@@ -213,6 +213,7 @@ def command_train(args: argparse.Namespace) -> int:
     from genzoo.config import parse_overrides
     from genzoo.presets import resolve_preset
     from genzoo.errors import ConfigError
+    from genzoo.runs import RunDir
     from genzoo.train import train
     from genzoo.train.config import resolve_run_config, run_config_from_dict
     from genzoo.config import load_yaml
@@ -222,7 +223,7 @@ def command_train(args: argparse.Namespace) -> int:
     if args.resume:
         if not args.out:
             raise ConfigError("--resume needs the run directory: genzoo train --resume --out RUN_DIR")
-        config_path = Path(args.out) / "config.yaml"
+        config_path = RunDir(args.out).config
         if not config_path.exists():
             raise ConfigError(f"cannot resume: {config_path} not found; start a new run without --resume")
         saved = run_config_from_dict(load_yaml(str(config_path))).to_dict()
@@ -335,7 +336,7 @@ def command_sample(args: argparse.Namespace) -> int:
     if labels is None and model.capabilities.label_conditional and model.data_format.num_classes and args.nrow is None:
         return _sample_class_rows(args, model, info, options)
     images = sample_images(model, args.n, labels=labels, temperature=args.temperature, seed=args.seed, progress=True, **options)
-    out = Path(args.out) if args.out else _run_dir_of(info.path) / "samples" / "sample.png"
+    out = Path(args.out) if args.out else _run_dir_of(info.path).samples / "sample.png"
     save_image_grid(images, out, nrow=args.nrow, scale=_checked_scale(args.scale))
     print(f"wrote {args.n} samples of {model.name} (step {info.step}) to {out}")
     return 0
@@ -353,7 +354,7 @@ def _sample_class_rows(args: argparse.Namespace, model: Any, info: Any, options:
     per_class = -(-args.n // classes)
     images, row_labels = class_rows(model, per_class, class_names=info.dataset.get("class_names"), seed=args.seed,
                                     temperature=args.temperature, progress=True, **options)
-    out = Path(args.out) if args.out else _run_dir_of(info.path) / "samples" / "sample.png"
+    out = Path(args.out) if args.out else _run_dir_of(info.path).samples / "sample.png"
     save_labelled_grid(images, out, nrow=per_class, row_labels=row_labels, scale=_checked_scale(args.scale),
                        title=f"{model.name} (step {info.step}): {per_class} samples per class, one row each")
     print(f"wrote {len(images)} samples of {model.name} (step {info.step}), one row per class, to {out}")
@@ -371,16 +372,17 @@ def _sample_scatter(args: argparse.Namespace, model: Any, info: Any, mixture: st
         raise ConfigError("--nrow and --scale lay out image grids; a toy2d run's samples are drawn as a scatter plot: drop them")
     points = sample_points(model, mixture, args.n, seed=args.seed, temperature=args.temperature, labels=labels)  # (n, 2)
     stats = mode_statistics(points, *mixture_modes(mixture))
-    out = Path(args.out) if args.out else _run_dir_of(info.path) / "samples" / "sample.png"
+    out = Path(args.out) if args.out else _run_dir_of(info.path).samples / "sample.png"
     draw_mode_scatter(points, mixture, stats, out, heading=run_heading(model, info.step) + f", sampling seed {args.seed}")
     print(f"wrote a scatter of {args.n} samples of {model.name} (step {info.step}) over the toy2d {mixture} modes to {out}: {describe(stats)}")
     return 0
 
 
-def _run_dir_of(checkpoint: Path) -> Path:
-    from genzoo.train import run_dir_of
+def _run_dir_of(checkpoint: Path) -> Any:
+    """The RunDir of a checkpoint (`/ name` gives a path inside it)."""
+    from genzoo.runs import RunDir
 
-    return run_dir_of(checkpoint)
+    return RunDir.of_checkpoint(checkpoint)
 
 
 def command_info(args: argparse.Namespace) -> int:
@@ -806,7 +808,7 @@ def command_eval(args: argparse.Namespace) -> int:
     )
     for line in result.get("summary") or summary_lines(result):
         print(line)
-    out = Path(args.out) if args.out else _run_dir_of(find_checkpoint(args.path, args.which)) / "evaluation.json"
+    out = Path(args.out) if args.out else _run_dir_of(find_checkpoint(args.path, args.which)).evaluation
     print(f"metrics written to {write_metrics_json(result, out)}")
     return 0
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from genzoo.errors import ConfigError, DataError, GenzooError
+from genzoo.runs import RunDir
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ def run_demo(out_dir: Path, *, steps_scale: float = 1.0, data_dir: str | None = 
         result = evaluate_run(run_dir, metrics=[m for m in metrics if extractor is not None or m not in ("fid", "kid", "pr", "recognised")],
                               num_samples=num_samples if demo_run.image_data else max(num_samples, TOY_SAMPLES), iwae_k=100,
                               test_images=1000, feature_extractor=extractor, progress=True, which="last")
-        write_metrics_json(result, run_dir / "evaluation.json")
+        write_metrics_json(result, RunDir(run_dir).evaluation)
         print("\n".join(result.get("summary", [])), flush=True)
         run_dirs.append(run_dir)
     quality_note = (
@@ -148,7 +149,7 @@ def _train(demo_run: DemoRun, run_dir: Path, dataset: str | None, options: dict,
     from genzoo.train import train
 
     config = demo_config(demo_run, dataset, options, data_dir, device, steps_scale)
-    if (run_dir / "config.yaml").exists():
+    if RunDir(run_dir).config.exists():
         shutil.rmtree(run_dir)  # the demo's own earlier output: start afresh
     print(f"demo: training {demo_run.name} ({demo_run.preset}) for {config.train.steps} steps", flush=True)
     result = train(config, run_dir)

@@ -1,79 +1,19 @@
 """Tests every registered model gets, parametrized over the registry (STYLE.md).
 
-A new model must add a tiny configuration to TINY below; the first test fails until it does.
+A new model must add a tiny configuration to TINY (tests/genzoo_testing/tiny_models.py); the first test fails until it does.
 """
 
 from __future__ import annotations
 
 import pytest
 import torch
+from genzoo_testing.tiny_models import TINY, make_batch
 from safetensors.torch import load_file, save_file
 
 from genzoo.data.format import DataFormat
 from genzoo.models import MODEL_REGISTRY, build_model_from_format
 
-GRAY_8 = DataFormat(image_shape=(1, 8, 8), levels=256)
-RGB_8 = DataFormat(image_shape=(3, 8, 8), levels=256)
-BINARY_8 = DataFormat(image_shape=(1, 8, 8), levels=2)
-LABELLED_BINARY_8 = DataFormat(image_shape=(1, 8, 8), levels=2, num_classes=3)
-CONTINUOUS_8 = DataFormat(image_shape=(1, 8, 8), levels=None)
-GRAY4_8 = DataFormat(image_shape=(1, 8, 8), levels=4)  # few levels: tiny autoregressive nets must halve their loss
-RGB4_8 = DataFormat(image_shape=(3, 8, 8), levels=4)
-
-# model name -> list of (case id, options, data format): small enough for a CPU test.
-TINY: dict[str, list[tuple[str, dict, DataFormat]]] = {
-    "ae": [
-        ("conv-gray", {"latent_dim": 4, "channels": 8}, GRAY_8),
-        ("mlp-rgb", {"architecture": "mlp", "latent_dim": 4, "hidden": 32}, RGB_8),
-        ("conv-bce-binary", {"latent_dim": 4, "channels": 8, "reconstruction": "bce"}, BINARY_8),
-    ],
-    "vae": [
-        ("conv-bernoulli-binary", {"latent_dim": 4, "channels": 8, "iwae_samples": 4}, BINARY_8),
-        ("mlp-logistic-rgb", {"architecture": "mlp", "latent_dim": 8, "hidden": 32, "iwae_samples": 4}, RGB_8),
-        ("mlp-gaussian-fixed", {"architecture": "mlp", "latent_dim": 4, "hidden": 32, "gaussian_variance": "fixed"}, CONTINUOUS_8),
-        ("mlp-conditional-warmup", {"architecture": "mlp", "latent_dim": 4, "hidden": 32, "conditional": True, "kl_warmup_steps": 10},
-         LABELLED_BINARY_8),
-    ],
-    "pixelcnn": [
-        ("binary-bernoulli", {"hidden": 8, "residual_blocks": 2, "output_hidden": 8}, BINARY_8),
-        ("rgb-mixture", {"hidden": 12, "residual_blocks": 1, "output_hidden": 12, "output": "logistic_mixture", "mixture_components": 2}, RGB4_8),
-    ],
-    "gated-pixelcnn": [
-        ("gray-categorical", {"hidden": 8, "layers": 2, "output_hidden": 8}, GRAY4_8),
-        ("conditional-binary", {"hidden": 8, "layers": 2, "output_hidden": 8, "conditional": True}, LABELLED_BINARY_8),
-    ],
-    "pixelrnn-row": [
-        ("rgb-categorical", {"hidden": 12, "layers": 1, "output_hidden": 12}, RGB4_8),
-    ],
-    "pixelrnn-diag": [
-        ("binary", {"hidden": 8, "layers": 1, "output_hidden": 8}, BINARY_8),
-    ],
-    "gan": [
-        ("maxout-rgb", {"latent_dim": 4, "generator_hidden": [16], "discriminator_hidden": [16, 8], "maxout_pieces": 2}, RGB_8),
-        ("conditional-minimax", {"latent_dim": 4, "generator_hidden": [16, 16], "discriminator_hidden": [16],
-                                 "discriminator_activation": "leaky-relu", "conditional": True, "g_loss": "minimax",
-                                 "prior": "uniform", "d_steps": 2},
-         DataFormat(image_shape=(1, 8, 8), value_range=(-1.0, 1.0), num_classes=3)),
-    ],
-    "dcgan": [
-        ("gray-8px", {"latent_dim": 4, "generator_channels": 4, "discriminator_channels": 4}, GRAY_8),
-        ("conditional-rgb-16px", {"latent_dim": 4, "generator_channels": 4, "discriminator_channels": 4, "conditional": True},
-         DataFormat(image_shape=(3, 16, 16), value_range=(-1.0, 1.0), num_classes=4)),
-    ],
-}
-
 CASES = [pytest.param(name, options, fmt, id=f"{name}-{case}") for name, cases in TINY.items() for case, options, fmt in cases]
-
-
-def make_batch(data_format: DataFormat, batch: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Random images on the format's level grid (B, C, H, W) and labels (B,) when the format has classes."""
-    generator = torch.Generator().manual_seed(seed)
-    levels = data_format.levels or 256
-    low, high = data_format.value_range
-    integers = torch.randint(0, levels, (batch, *data_format.image_shape), generator=generator)
-    x = low + (high - low) * integers.float() / (levels - 1)
-    y = torch.randint(0, data_format.num_classes, (batch,), generator=generator) if data_format.num_classes else None
-    return x, y
 
 
 def build(name: str, options: dict, data_format: DataFormat):

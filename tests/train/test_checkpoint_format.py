@@ -12,10 +12,11 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 import torch
-from conftest import HERE, make_config
+from genzoo_testing.training import make_config
 from safetensors.torch import save_file
 
 from genzoo.errors import CheckpointError
@@ -23,6 +24,8 @@ from genzoo.train import find_checkpoint, load_model, read_checkpoint_info, trai
 from genzoo.train import checkpoint as checkpoint_module
 from genzoo.train.checkpoint import FORMAT_VERSION, read_checkpoint, write_checkpoint
 from genzoo.train.logging import read_metrics
+
+HERE = Path(__file__).resolve().parent  # train_test_models.py, for scripts run in a subprocess
 
 
 @pytest.fixture(scope="module")
@@ -251,8 +254,8 @@ def test_sigint_in_subprocess_saves_then_resume_finishes(tmp_path):
     script = textwrap.dedent(
         f"""
         import json, sys
-        sys.path.insert(0, {str(HERE)!r})
-        from conftest import make_config
+        sys.path[:0] = [{str(HERE)!r}, {str(HERE.parent)!r}]
+        from genzoo_testing.training import make_config
         import train_test_models
         train_test_models.register()
         from genzoo.train import train

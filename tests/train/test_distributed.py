@@ -19,7 +19,7 @@ from collections import Counter
 
 import pytest
 import torch
-from conftest import TINY_DATA, make_config
+from genzoo_testing.training import TINY_DATA, make_config
 from torchrun_launch import image_hash, interrupting_at, recording_batches, torchrun, train_in_processes
 
 from genzoo.cli import main as cli_main
@@ -28,6 +28,8 @@ from genzoo.train import train
 from genzoo.train.checkpoint import read_checkpoint
 from genzoo.train.logging import read_metrics
 from genzoo.train.resume import resume_config
+
+pytestmark = pytest.mark.slow  # each test starts torchrun and several Python processes
 
 # An MLP GAN with dropout in D (masks drawn for the global batch, genzoo.nn.dropout), k = 2.
 TINY_GAN = {"latent_dim": 4, "generator_hidden": [16], "discriminator_hidden": [16, 16], "maxout_pieces": 2, "dropout": 0.5, "d_steps": 2}

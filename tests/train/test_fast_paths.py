@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import make_config
+from genzoo_testing.tiny_models import TINY, make_batch  # the registry's tiny cases
+from genzoo_testing.training import make_config
 
 from genzoo.config import parse_overrides
 from genzoo.errors import ConfigError
@@ -26,8 +26,6 @@ from genzoo.train.logging import read_metrics
 from genzoo.train.device import autocast_dtype
 from genzoo.train.trainer import Trainer
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "models"))
-from test_contract import TINY, make_batch  # noqa: E402  (the registry's tiny cases)
 
 CONV_CASES = [
     pytest.param(name, options, data_format, id=f"{name}-{case}")

@@ -11,7 +11,7 @@ import textwrap
 import threading
 
 import pytest
-from conftest import make_config
+from genzoo_testing.training import make_config
 
 from genzoo.errors import ConfigError, GenzooError
 from genzoo.train import checkpoint as checkpoint_module

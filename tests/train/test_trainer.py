@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import make_config
+from genzoo_testing.training import make_config
 from PIL import Image
 
 from genzoo.data import Preprocessor, load_dataset

@@ -1,7 +1,7 @@
 """Downloading dataset files: mirrors tried in order, md5-checked, written atomically.
 
 A file is streamed into a temporary file beside its destination, its md5 compared with
-`CHECKSUMS`, then moved into place with `os.replace`; a failed or mismatching download
+`CHECKSUMS`, then moved into place (genzoo.atomic_file); a failed or mismatching download
 leaves nothing behind. Mirrors can be replaced by a function argument or by
 `$GENZOO_MIRROR` (comma-separated base URLs; files are fetched from `<base>/<dataset>/<file>`).
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from genzoo.atomic_file import atomic_output
 from genzoo.errors import DataError
 
 # Base URLs per dataset, tried in order; a file's URL is base + file name.
@@ -70,10 +70,9 @@ def md5_of(path: str | os.PathLike[str]) -> str:
 
 def _fetch_once(url: str, destination: Path, md5: str | None, progress: bool) -> None:
     """Stream `url` to `destination` via a temporary file; raise OSError/ValueError on failure."""
-    descriptor, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part")
-    try:
+    with atomic_output(destination) as temporary:
         digest = hashlib.md5()
-        with os.fdopen(descriptor, "wb") as out, urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
+        with open(temporary, "wb") as out, urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
             with tqdm(total=total, unit="B", unit_scale=True, desc=destination.name, disable=not progress, leave=False) as bar:
                 for chunk in iter(lambda: response.read(CHUNK_BYTES), b""):
@@ -82,10 +81,6 @@ def _fetch_once(url: str, destination: Path, md5: str | None, progress: bool) ->
                     bar.update(len(chunk))
         if md5 is not None and digest.hexdigest() != md5:
             raise ValueError(f"md5 {digest.hexdigest()} != expected {md5}")
-        os.replace(temporary, destination)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
 
 
 def fetch_file(filename: str, urls: Sequence[str], destination: Path, md5: str | None, *, progress: bool = True) -> Path:

@@ -21,14 +21,23 @@ Exemplar latents come from one of three sources:
             means rarely encode the concept (docs/benchmarks.md).
 `default_source` picks one from the model's declared capabilities.
 
+Deliberately different from the paper, where a dataset has attributes (shapes): dataset
+exemplars are *matched*: exemplar i of every concept shares the values of the attributes the
+concept leaves free (red circle i and red square i have the same size and place), and each i
+gives its own result Y_i = sum_t sign_t z_t,i. On shapes, place and size dominate the pixels:
+the mean code of three differently placed shapes decodes to a blur of all three, and the
+paper's mean-of-three arithmetic stays near chance (docs/benchmarks.md); `matched=False` is
+the paper's procedure.
+
 The noise half-width is given as a fraction of the latent distribution's spread, sqrt(3)
-times its per-dimension standard deviation: exactly the paper's +-0.25 under a U[-1, 1]
-prior (DCGAN), +-0.43 for a VAE's N(0, I).
+times its per-dimension standard deviation (estimated from 4096 prior samples): the paper's
++-0.25 under a U[-1, 1] prior (DCGAN), +-0.43 for a VAE's N(0, I).
 
 Expressions: concepts joined by "+" and "-" with spaces around the operators, e.g.
     "colour=red,shape=circle - colour=red,shape=square + colour=blue,shape=square"
-A concept is `key=value[,key=value...]` over the dataset's attributes (or `label=NAME`),
-or one bare word naming a class or an attribute value that only one attribute has (`red`).
+A concept is `key=value[,key=value...]` over the dataset's attributes (or `label=NAME`);
+a bare value stands for the one attribute that has it (`red,circle`), else a class name
+(any case).
 Quote a concept that contains spaces: "'ankle boot' - sneaker + sandal".
 
 `arithmetic_success_rate` measures how often the results show the attribute mix the

@@ -8,11 +8,12 @@ square" decodes to a blue circle.
 
 Its input is display-space images, uint8 (B, C, H, W), so generated images (converted with
 `genzoo.explore.sampling.to_display`) and dataset images are seen identically. It is a
-measuring instrument, like a feature extractor: a few hundred Adam steps of a three-conv
-network with batch normalization reach test accuracy 1.000 on every attribute of shapes
-(RGB 32x32) in well under a minute of one CPU thread; the result is cached under
-`$XDG_CACHE_HOME/genzoo/attributes/`, keyed by the dataset, its options and the recipe, so
-only the first use pays for it. Files are safetensors (weights; recipe and accuracy in the
+measuring instrument, like a feature extractor: 300 Adam steps of a three-conv network with
+batch normalization, half of each batch with the flaws of decoded images (`imperfect`), reach
+test accuracy 0.997 on shape and 1.000 on colour, size, x and y (2000 test images of shapes
+RGB 32x32; 89 s on one thread of a busy 2-core CPU). The result is cached under
+`$XDG_CACHE_HOME/genzoo/attributes/`, keyed by the dataset, its options and the recipe, so only
+the first use pays for it. Files are safetensors (weights; recipe and accuracy in the
 header), never unpickled.
 """
 
@@ -104,8 +105,11 @@ class AttributeClassifier(nn.Module):
 class AttributeTraining:
     """The recipe of a fitted classifier (part of its cache key).
 
-    300 steps of 64 reach test accuracy 1.000 on every attribute of shapes RGB 32x32 (150
-    steps: shape 0.95); width 8 learns shape more slowly at the same cost per step.
+    Without augmentation, 300 steps of 64 reached test accuracy 1.000 on every attribute of
+    shapes RGB 32x32 trained on 20000 images (150 steps: shape 0.95; width 8 at 200 steps:
+    shape 0.88); with it, on all 60000,
+    shape 0.997. Augmentation is on because the exact-only judge called slightly uneven
+    decoded crosses triangles.
     """
 
     steps: int = 300

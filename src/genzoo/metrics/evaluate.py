@@ -52,7 +52,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from genzoo.atomic_file import atomic_write
 from genzoo.errors import ConfigError, unknown_choice
+from genzoo.runs import RunDir, read_metrics
 
 METRICS = ("likelihood", "fid", "kid", "pr", "classifier_score", "recognised", "speed", "sharpness", "latent_usage")
 POINT_METRICS = ("modes",)  # 2-D point data (toy2d) only; chosen there automatically (see _choose_point_metrics)
@@ -141,7 +143,7 @@ def likelihood_metrics(
 # ---- sampling -----------------------------------------------------------------------------
 def sample_with_timing(model: Any, n: int, *, seed: int, batch_size: int, progress: bool) -> tuple[torch.Tensor, float]:
     """n uint8 samples (n, C, H, W) in chunks of batch_size (chunk i seeded by (seed, i)), and the seconds it took."""
-    from genzoo.explore.sampling import sample_images
+    from genzoo.models.sampling import sample_images
 
     chunks = []
     starts = range(0, n, batch_size)
@@ -156,9 +158,7 @@ def sample_with_timing(model: Any, n: int, *, seed: int, batch_size: int, progre
 
 def training_throughput(run_dir: Path) -> dict[str, Any]:
     """Training images/s from RUN_DIR/metrics.jsonl (median and last of the train records)."""
-    from genzoo.train.logging import read_metrics
-
-    path = run_dir / "metrics.jsonl"
+    path = RunDir(run_dir).metrics_log
     records = [r for r in read_metrics(path) if r.get("split") == "train" and isinstance(r.get("images_per_s"), (int, float))]
     if not records:
         return {"training_images_per_s": None, "training_note": f"no train records with images_per_s in {path}"}
@@ -203,7 +203,7 @@ def evaluate_run(
     inception_weights: pytorch-fid's Inception-v3 weights file: use the FID Inception network instead.
     """
     from genzoo.data import load_dataset
-    from genzoo.train import load_model, run_dir_of
+    from genzoo.train import load_model
     from genzoo.train.device import resolve_device
 
     metrics = tuple(dict.fromkeys(metrics))
@@ -218,7 +218,7 @@ def evaluate_run(
 
         feature_extractor = load_inception_extractor(inception_weights, device=target)
     model, info = load_model(path, which=which, device=target)  # type: ignore[arg-type]
-    run_dir = Path(path) if Path(path).is_dir() else run_dir_of(info.path)
+    run_dir = Path(path) if Path(path).is_dir() else RunDir.of_checkpoint(info.path).root
     data = info.run_config.data
     dataset_options = dict(data.options)
     result: dict[str, Any] = {
@@ -622,9 +622,4 @@ def _json_ready(value: Any) -> Any:
 
 def write_metrics_json(result: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write `result` as indented JSON (NaN/inf as null), atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    temporary.write_text(json.dumps(_json_ready(result), indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
-    return path
+    return atomic_write(path, json.dumps(_json_ready(result), indent=2, allow_nan=False) + "\n")

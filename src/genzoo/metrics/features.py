@@ -61,6 +61,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from genzoo.atomic_file import atomic_output, atomic_write
 from genzoo.errors import ConfigError, DataError, GenzooError
 from genzoo.file_kinds import unsafe_file_kind
 from genzoo.progress import progress_bar, progress_iter
@@ -243,7 +244,6 @@ class FeatureExtractor:
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Weights as safetensors (metadata in its header) + the metadata as JSON beside it."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         metadata = {
             **self.metadata,
             "format": FORMAT_NAME,
@@ -254,13 +254,9 @@ class FeatureExtractor:
             "weights_sha256": self.weights_hash,
         }
         state = {name: tensor.detach().cpu().contiguous().clone() for name, tensor in self.net.state_dict().items()}
-        temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        save_file(state, str(temporary), metadata={METADATA_KEY: json.dumps(metadata)})
-        os.replace(temporary, path)
-        json_path = path.with_suffix(".json")
-        temporary = json_path.with_name(f".{json_path.name}.tmp-{os.getpid()}")
-        temporary.write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
-        os.replace(temporary, json_path)
+        with atomic_output(path) as temporary:
+            save_file(state, str(temporary), metadata={METADATA_KEY: json.dumps(metadata)})
+        atomic_write(path.with_suffix(".json"), json.dumps(metadata, indent=2) + "\n")
         self.metadata = metadata
         self.path = path
         return path

@@ -43,6 +43,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from genzoo.atomic_file import atomic_output
 from genzoo.errors import DataError
 from genzoo.metrics.features import FeatureExtractor
 from genzoo.metrics.sample_quality import gaussian_statistics
@@ -237,16 +238,14 @@ def other_real_statistics(
 
 def save_reference(stats: ReferenceStatistics, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {
         "mu": torch.from_numpy(np.ascontiguousarray(stats.mu)),
         "sigma": torch.from_numpy(np.ascontiguousarray(stats.sigma)),
         "features": torch.from_numpy(np.ascontiguousarray(stats.features)),
         "class_probs": torch.from_numpy(np.ascontiguousarray(stats.class_probs)),
     }
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    save_file(tensors, str(temporary), metadata={METADATA_KEY: json.dumps({"key": stats.key})})
-    os.replace(temporary, path)
+    with atomic_output(path) as temporary:
+        save_file(tensors, str(temporary), metadata={METADATA_KEY: json.dumps({"key": stats.key})})
     return path
 
 

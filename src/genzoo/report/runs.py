@@ -17,7 +17,9 @@ from genzoo.atomic_file import atomic_write
 from genzoo.data.toy2d import point_mixture
 from genzoo.models.base import Capabilities
 from genzoo.report.properties import lecture_family, number, property_row
-from genzoo.report.summary import RunSummary, read_metrics, training_curve
+from genzoo.report.summary import RunSummary, training_curve
+from genzoo.runs import RunDir, read_metrics
+from genzoo.runs.layout import REPORT_FIGURES
 
 _FAMILY_NAMES = {
     "autoregressive": "explicit density (autoregressive)",
@@ -82,7 +84,7 @@ def _recognised(quality: dict[str, Any]) -> str:
     return f"{number(recognised.get('samples'), '.0%')} ({number(recognised.get('test_images'), '.0%')} of test images)"
 
 
-FIGURES_DIR = "report-figures"  # RUN_DIR/report-figures/: the report's drawings of the run, reused while its checkpoint is unchanged
+FIGURES_DIR = REPORT_FIGURES  # RUN_DIR/report-figures/: the report's drawings of the run, reused while its checkpoint is unchanged
 FIGURES_VERSION = 2  # bump when the figures drawn here change, so cached ones are redrawn
 
 
@@ -96,7 +98,7 @@ def run_figures(run_dir: Path, *, which: str = "last", seed: int = 0, data_dir: 
 
     run_dir = Path(run_dir)
     model, info = load_model(run_dir, which=which)
-    folder = run_dir / FIGURES_DIR
+    folder = RunDir(run_dir).report_figures
     stamp = figure_stamp(info.path, seed)
     images = cached_figures(folder, stamp)
     if images is None:
@@ -175,7 +177,7 @@ def draw_figures(model: Any, info: Any, folder: Path, *, seed: int, data_dir: st
 
 def saved_evaluation(run_dir: Path, step: int) -> tuple[dict[str, Any] | None, str]:
     """RUN_DIR/evaluation.json when it measured the checkpoint at `step`; else None and the command that makes it."""
-    path = Path(run_dir) / "evaluation.json"
+    path = RunDir(run_dir).evaluation
     command = f"run `genzoo eval {run_dir}` to add its metrics"
     try:
         result = json.loads(path.read_text())

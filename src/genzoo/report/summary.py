@@ -7,7 +7,6 @@ table (`genzoo.report.properties`) across runs, then one section per run.
 from __future__ import annotations
 
 import html
-import json
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -26,15 +25,6 @@ class RunSummary:
     metrics: dict[str, Any]
     images: dict[str, Path] = field(default_factory=dict)  # caption -> PNG
     notes: list[str] = field(default_factory=list)
-
-
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """All records of RUN_DIR/metrics.jsonl (empty when the run logged nothing)."""
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.exists():
-        return []
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
 
 
 def training_curve(records: list[dict[str, Any]], path: Path, *, key: str = "loss", title: str = "") -> Path | None:

@@ -14,8 +14,9 @@ Layout of a file (checkpoints/last.safetensors, checkpoints/best.safetensors):
       trainer (step, epoch, batch_in_epoch, best metric, ...), optimizers (param_groups and
       non-tensor state), schedulers (LambdaLR state), rng (NumPy and python `random` states)
 
-Files are written atomically (temporary file in the same directory, fsync, os.replace,
-fsync of the directory), so a crash while saving leaves the previous checkpoint intact.
+Files are written atomically (genzoo.atomic_file with fsync: temporary file in the same
+directory, fsync, os.replace, fsync of the directory), so a crash while saving leaves the
+previous checkpoint intact.
 Reading goes through `safetensors` only; anything else (a pickled .pt file, a truncated
 file, a plain safetensors file without genzoo metadata, another format version) raises a
 one-line CheckpointError and is never unpickled.
@@ -38,9 +39,12 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_bytes
 
+from genzoo.atomic_file import atomic_output
 from genzoo.data.format import DataFormat
 from genzoo.errors import CheckpointError, ConfigError, unknown_choice
 from genzoo.file_kinds import unsafe_file_kind
+from genzoo.runs import RunDir
+from genzoo.runs.layout import CHECKPOINT_SUFFIX, CHECKPOINTS
 from genzoo.train.config import RunConfig, run_config_from_dict
 
 if TYPE_CHECKING:
@@ -50,7 +54,6 @@ if TYPE_CHECKING:
 FORMAT_NAME = "genzoo-checkpoint"
 FORMAT_VERSION = 1
 METADATA_KEY = "genzoo"
-CHECKPOINT_SUFFIX = ".safetensors"
 REQUIRED_METADATA = ("model", "run_config", "data_format", "preprocess", "trainer", "tensors")
 
 
@@ -127,28 +130,9 @@ def _json_default(value: Any) -> Any:
 
 
 def _write_file(path: Path, data: bytes) -> None:
-    """Write, flush and fsync (a separate function so tests can simulate a crash mid-write)."""
+    """Write the bytes (a separate function so tests can simulate a crash mid-write; fsync is atomic_output's)."""
     with open(path, "wb") as handle:
         handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _fsync_directory(directory: Path) -> None:
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return  # e.g. Windows: directories cannot be opened
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
-
-
-def temporary_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
 def remove_stale_temporaries(directory: Path) -> None:
@@ -161,26 +145,14 @@ def remove_stale_temporaries(directory: Path) -> None:
 def write_checkpoint(path: str | os.PathLike[str], tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, Any]) -> Path:
     """Atomically write `tensors` + genzoo `metadata` (JSON) as one safetensors file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     cpu_tensors = {key: _cpu_copy(value) for key, value in tensors.items()}
     header = dict(metadata)
     header.setdefault("format", FORMAT_NAME)
     header.setdefault("format_version", FORMAT_VERSION)
     header["tensors"] = sorted(cpu_tensors)
     data = safetensors_bytes(cpu_tensors, metadata={METADATA_KEY: json.dumps(header, default=_json_default)})
-    temporary = temporary_path(path)
-    try:
+    with atomic_output(path, fsync=True) as temporary:
         _write_file(temporary, data)
-        os.replace(temporary, path)
-    except BaseException as error:
-        try:
-            temporary.unlink(missing_ok=True)
-        except OSError:
-            pass
-        if isinstance(error, OSError) and error.filename is None:
-            error.filename = str(path)  # a failed write() names no file
-        raise
-    _fsync_directory(path.parent)
     return path
 
 
@@ -346,8 +318,7 @@ def read_checkpoint_info(path: str | os.PathLike[str]) -> CheckpointInfo:
 
 def run_dir_of(checkpoint: str | os.PathLike[str]) -> Path:
     """The run directory a checkpoint belongs to: RUN_DIR for RUN_DIR/checkpoints/x, else the file's folder."""
-    checkpoint = Path(checkpoint)
-    return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+    return RunDir.of_checkpoint(checkpoint).root
 
 
 def find_checkpoint(path: str | os.PathLike[str], which: Literal["last", "best"] = "best") -> Path:
@@ -362,7 +333,7 @@ def find_checkpoint(path: str | os.PathLike[str], which: Literal["last", "best"]
         return path
     if not path.exists():
         raise CheckpointError(f"{path} does not exist: pass a run directory or a .safetensors checkpoint file")
-    folder = path / "checkpoints" if (path / "checkpoints").is_dir() else path
+    folder = path / CHECKPOINTS if (path / CHECKPOINTS).is_dir() else path
     for name in (("best", "last") if which == "best" else ("last",)):
         candidate = folder / f"{name}{CHECKPOINT_SUFFIX}"
         if candidate.is_file():

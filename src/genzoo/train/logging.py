@@ -19,6 +19,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from genzoo.atomic_file import atomic_write
+from genzoo.runs import RunDir, read_metrics  # read_metrics: re-exported, tests and benchmarks import it here
+
 log = logging.getLogger("genzoo.train")
 
 
@@ -28,46 +31,22 @@ def _finite_or_none(value: Any) -> Any:
     return value
 
 
-def read_metrics(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Every record of a metrics.jsonl file (a torn last line from a crash is skipped)."""
-    records = []
-    path = Path(path)
-    if not path.exists():
-        return records
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return records
-
-
 class MetricsLogger:
     """Appends records to metrics.jsonl (and TensorBoard); a no-op on ranks other than 0."""
 
     def __init__(self, run_dir: str | os.PathLike[str], *, enabled: bool = True, tensorboard: bool = True) -> None:
-        self.path = Path(run_dir) / "metrics.jsonl"
+        self.path = RunDir(run_dir).metrics_log
         self.enabled = enabled
         self._writer = None
         if enabled and tensorboard:
-            self._writer = _tensorboard_writer(Path(run_dir) / "tensorboard")
+            self._writer = _tensorboard_writer(RunDir(run_dir).tensorboard)
 
     def truncate_after(self, step: int) -> None:
         """Drop records with step > `step`, so a resumed run's file matches an uninterrupted one."""
         if not self.enabled or not self.path.exists():
             return
         kept = [record for record in read_metrics(self.path) if int(record.get("step", 0)) <= step]
-        temporary = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-        with open(temporary, "w", encoding="utf-8") as handle:
-            for record in kept:
-                handle.write(json.dumps(record) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.path)
+        atomic_write(self.path, "".join(json.dumps(record) + "\n" for record in kept), fsync=True)
 
     def log(self, record: dict[str, Any]) -> None:
         if not self.enabled:

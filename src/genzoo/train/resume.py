@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from genzoo.errors import CheckpointError, ConfigError
+from genzoo.runs import RunDir
 from genzoo.train.config import RunConfig, run_config_from_dict
 from genzoo.train.run import resolve_preprocess
 
@@ -47,7 +48,7 @@ def resume_config(run_dir: str | os.PathLike[str], changes: dict[str, Any] | Non
 
 def read_saved_config(run_dir: Path) -> RunConfig:
     """RUN_DIR/config.yaml, or a CheckpointError saying what the directory holds instead."""
-    path = run_dir / "config.yaml"
+    path = RunDir(run_dir).config
     if not path.is_file():
         what = ", ".join(sorted(p.name for p in run_dir.iterdir())) if run_dir.is_dir() else "it does not exist"
         raise CheckpointError(f"cannot resume {run_dir}: no config.yaml there ({what or 'empty'}); start a new run instead")

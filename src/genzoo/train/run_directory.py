@@ -26,10 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from genzoo.errors import ConfigError, GenzooError
+from genzoo.runs import RunDir
+from genzoo.runs.layout import LOCK as LOCK_NAME
 from genzoo.train.logging import log
-
-LOCK_NAME = ".genzoo.lock"
-RUN_RECORD = "run.json"  # written by every genzoo run; its "genzoo" key names the version
 
 try:  # POSIX
     import fcntl
@@ -66,7 +65,7 @@ class RunDirectoryLock:
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = Path(run_dir)
-        self.path = self.run_dir / LOCK_NAME
+        self.path = RunDir(self.run_dir).lock
         self._descriptor: int | None = None
 
     def acquire(self, started: str) -> None:
@@ -119,9 +118,9 @@ class RunDirectoryLock:
 
 
 def is_genzoo_run(run_dir: Path) -> bool:
-    """True when RUN_DIR/run.json was written by a genzoo run."""
+    """True when RUN_DIR/run.json was written by a genzoo run (its "genzoo" key names the version)."""
     try:
-        record = json.loads((run_dir / RUN_RECORD).read_text(encoding="utf-8"))
+        record = json.loads(RunDir(run_dir).run_record.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     return isinstance(record, dict) and "genzoo" in record and "model" in record
@@ -157,7 +156,7 @@ class RunDirectoryError(GenzooError):
 def storage_error(error: OSError, run_dir: Path) -> RunDirectoryError:
     """One line for an OSError of the disk, saying what is intact and how to go on."""
     where = error.filename or run_dir
-    last = run_dir / "checkpoints" / "last.safetensors"
+    last = RunDir(run_dir).checkpoint("last")
     if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
         if last.is_file():
             fix = (f"the last checkpoint {last} is intact: free some space, then continue with "

@@ -47,9 +47,11 @@ import torch
 import yaml
 from torch import nn
 
+from genzoo.atomic_file import atomic_write
 from genzoo.data.grid import save_image_grid
 from genzoo.errors import CheckpointError, ConfigError, DataError, TrainingDiverged
 from genzoo.models.base import TrainingPhase
+from genzoo.runs import RunDir
 from genzoo.sharding import BatchShard
 from genzoo.train import distributed
 from genzoo.train.batches import BatchStream
@@ -135,18 +137,6 @@ def train(config: RunConfig | None, run_dir: str | os.PathLike[str], *, resume: 
         raise storage_error(error, run_dir) from None
 
 
-def _write_text_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    except BaseException as error:
-        temporary.unlink(missing_ok=True)
-        if isinstance(error, OSError) and error.filename is None:
-            error.filename = str(path)
-        raise
-
-
 def _derived_seed(*parts: object) -> int:
     digest = hashlib.sha256(":".join(map(str, ("genzoo",) + parts)).encode()).digest()
     return int.from_bytes(digest[:8], "little") & (2**63 - 1)
@@ -176,9 +166,10 @@ class Trainer:
         self._created_group = False
         self.stop_vote: StopVote | None = None  # under torchrun, set by fit()
         self._previous_deterministic = torch.are_deterministic_algorithms_enabled()
-        self.checkpoint_dir = self.run_dir / "checkpoints"
-        self.last_path = self.checkpoint_dir / "last.safetensors"
-        self.best_path = self.checkpoint_dir / "best.safetensors"
+        self.files = RunDir(self.run_dir)
+        self.checkpoint_dir = self.files.checkpoints
+        self.last_path = self.files.checkpoint("last")
+        self.best_path = self.files.checkpoint("best")
         try:
             self._setup(config, resume)
         except BaseException:
@@ -366,7 +357,7 @@ class Trainer:
 
     def _write_run_files(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        _write_text_atomically(self.run_dir / "config.yaml", yaml.safe_dump(self.config.to_dict(), sort_keys=False))
+        atomic_write(self.files.config, yaml.safe_dump(self.config.to_dict(), sort_keys=False))
         session = {
             "started": now_iso(),
             "step": self.step,
@@ -375,7 +366,7 @@ class Trainer:
             "world_size": self.env.world_size,
             "total_steps": self.total_steps,
         }
-        run_json = self.run_dir / "run.json"
+        run_json = self.files.run_record
         if self.resume and run_json.exists():
             try:
                 record = json.loads(run_json.read_text(encoding="utf-8"))
@@ -403,7 +394,7 @@ class Trainer:
                 **session,
                 "resumes": [],
             }
-        _write_text_atomically(run_json, json.dumps(record, indent=2) + "\n")
+        atomic_write(run_json, json.dumps(record, indent=2) + "\n")
 
     def _dataset_location(self) -> str | None:
         try:
@@ -703,7 +694,7 @@ class Trainer:
         finally:
             self.module.train()
         pixels = self.preprocessor.to_uint8(images.float()).cpu()  # (n, C, H, W) uint8
-        return save_image_grid(pixels, self.run_dir / "samples" / filename)
+        return save_image_grid(pixels, self.files.samples / filename)
 
     # ---- checkpoints ----------------------------------------------------------------------
     def _save_last(self) -> None:

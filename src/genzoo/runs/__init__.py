@@ -1,0 +1,13 @@
+"""The run directory, below train/, metrics/, explore/ and report/: every layer finds a run's files here.
+
+    RunDir(path)                   the paths of RUN_DIR (config.yaml, metrics.jsonl, checkpoints/, ...)
+    RunDir.of_checkpoint(file)     the run a checkpoint file belongs to
+    read_metrics(path)             the records of metrics.jsonl; a torn last line is skipped
+
+It imports nothing but the standard library, so any layer (and `genzoo --help`) may use it.
+"""
+
+from genzoo.runs.layout import RunDir
+from genzoo.runs.metrics_log import read_metrics
+
+__all__ = ["RunDir", "read_metrics"]
