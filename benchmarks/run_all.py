@@ -58,6 +58,16 @@ BENCHMARKS = (
         "short": [],
         "long": [],
     }, takes=frozenset({"device"})),
+    Benchmark("sample-quality-reference", "sample_quality_reference.py", {
+        "smoke": ["--num-images", "100"],
+        "short": ["--num-images", "500"],
+        "long": ["--num-images", "10000"],
+    }, takes=frozenset({"out-json"})),
+    Benchmark("cpu-presets", "cpu_presets.py", {
+        "smoke": ["--presets", "ae-fashion-mnist-cpu", "--steps", "3", "--test-images", "20"],
+        "short": [],
+        "long": [],
+    }, takes=frozenset({"runs-dir"})),
     Benchmark("throughput", "throughput.py", {
         "smoke": ["--steps", "2", "--warmup", "1", "--batch-size", "8"],
         "short": ["--steps", "10", "--warmup", "3"],

@@ -152,7 +152,8 @@ def test_eval_states_what_it_measured(trained_run):
 @pytest.mark.slow  # trains five runs and a classifier, evaluates and reports them
 def test_demo_writes_a_comparison_report(tmp_path):
     genzoo("features", "train", "--data", "fashion-mnist", "--epochs", "0.01", cwd=tmp_path)  # a tiny cached classifier: no minute-long training here
-    result = genzoo("demo", "--out", "demo", "--steps-scale", "0.01", "--models", "pixelcnn", "ae", "toy2d", "--num-samples", "16", cwd=tmp_path)
+    result = genzoo("demo", "--out", "demo", "--steps-scale", "0.01", "--models", "pixelcnn", "ae", "toy2d", "--num-samples", "16",
+                    "--test-images", "64", cwd=tmp_path)
     report = tmp_path / "demo" / "report"
     assert f"report: {Path('demo') / 'report' / 'index.html'}" in result.stdout
     assert "\r" not in result.stdout + result.stderr  # no progress bars redrawn into a log

@@ -111,7 +111,7 @@ def test_train_config_validation():
         ({"momentum": float("nan")}, "train.momentum must be >= 0"),
         ({"seed": 2**64}, r"train.seed must be in \[0, 2\*\*63 - 1\], got 18446744073709551616"),
         ({"seed": -1}, "train.seed must be in"),
-        ({"checkpoint_every": -1}, "train.checkpoint_every must be >= 0, got -1 \(0: only at the end of the run\)"),
+        ({"checkpoint_every": -1}, r"train.checkpoint_every must be >= 0, got -1 \(0: only at the end of the run\)"),
         ({"eval_every": -5}, "train.eval_every must be >= 0"),
         ({"warmup_steps": -10}, "train.warmup_steps must be >= 0, got -10"),
         ({"log_every": 0}, "train.log_every must be >= 1"),

@@ -91,7 +91,7 @@ def _feature_extractor(dataset: str, options: dict) -> tuple[Any | None, str]:
 
 
 def run_demo(out_dir: Path, *, steps_scale: float = 1.0, data_dir: str | None = None, device: str | None = None,
-             models: tuple[str, ...] | None = None, num_samples: int = 500) -> Path:
+             models: tuple[str, ...] | None = None, num_samples: int = 500, test_images: int = 1000) -> Path:
     """Train, evaluate and compare the chosen runs; returns the path of the HTML report."""
     from genzoo.metrics.evaluate import evaluate_run, write_metrics_json
     from genzoo.report.runs import report_runs
@@ -110,7 +110,7 @@ def run_demo(out_dir: Path, *, steps_scale: float = 1.0, data_dir: str | None = 
         print(f"demo: evaluating {demo_run.name}", flush=True)
         result = evaluate_run(run_dir, metrics=[m for m in metrics if extractor is not None or m not in ("fid", "kid", "pr", "recognised")],
                               num_samples=num_samples if demo_run.image_data else max(num_samples, TOY_SAMPLES), iwae_k=100,
-                              test_images=1000, feature_extractor=extractor, progress=True, which="last")
+                              test_images=test_images, feature_extractor=extractor, progress=True, which="last")
         write_metrics_json(result, RunDir(run_dir).evaluation)
         print("\n".join(result.get("summary", [])), flush=True)
         run_dirs.append(run_dir)
