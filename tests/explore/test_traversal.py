@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from genzoo_testing.tiny_models import fix_posterior_means
 
 from genzoo.data.format import DataFormat
 from genzoo.explore.interpolation import interpolate_images
@@ -99,15 +100,7 @@ def test_interpolation_reuses_the_vae_encoder_and_decoder():
 def vae_using_dims(scales: list[float]):
     """An mlp VAE whose posterior mean is mu_u = scales[u] * silu(4 mean(x) - 2), sigma = 1."""
     model = build("vae", latent_dim=len(scales))
-    with torch.no_grad():
-        encoder = model.encoder_body[1]  # Linear(64, 16)
-        encoder.weight.zero_()
-        encoder.bias.zero_()
-        encoder.weight[0] = 4.0 / 64
-        encoder.bias[0] = -2.0
-        model.to_posterior.weight.zero_()
-        model.to_posterior.bias.zero_()
-        model.to_posterior.weight[: len(scales), 0] = torch.tensor(scales)
+    fix_posterior_means(model, scales)
     return model
 
 

@@ -69,3 +69,22 @@ def make_batch(data_format: DataFormat, batch: int, seed: int = 0) -> tuple[torc
     x = low + (high - low) * integers.float() / (levels - 1)
     y = torch.randint(0, data_format.num_classes, (batch,), generator=generator) if data_format.num_classes else None
     return x, y
+
+
+def fix_posterior_means(model, scales) -> None:
+    """Set an mlp VAE's weights so its posterior is mu_u = scales[u] * silu(4 mean(x) - 2), log sigma^2 = 0.
+
+    The first hidden unit reads the mean brightness (64 pixels of an 8x8 image); every other
+    weight of the encoder's first layer and of the posterior head is zero.
+    """
+    import torch
+
+    with torch.no_grad():
+        encoder = model.encoder_body[1]  # Linear(64, hidden)
+        encoder.weight.zero_()
+        encoder.bias.zero_()
+        encoder.weight[0] = 4.0 / 64
+        encoder.bias[0] = -2.0
+        model.to_posterior.weight.zero_()
+        model.to_posterior.bias.zero_()
+        model.to_posterior.weight[: len(scales), 0] = torch.as_tensor(scales, dtype=model.to_posterior.weight.dtype)

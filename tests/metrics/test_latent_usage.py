@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from genzoo_testing.tiny_models import fix_posterior_means
 
 from genzoo.data.format import DataFormat
 from genzoo.metrics.latent_usage import (
@@ -49,15 +50,7 @@ def vae_with_known_usage():
     """An mlp VAE whose posterior is mu_u = MU_SCALES[u] * f(x), log sigma^2 = 0, f(x) = silu(4 mean(x) - 2)."""
     torch.manual_seed(0)
     model = build_model_from_format("vae", GRAY_8, {"architecture": "mlp", "hidden": 4, "latent_dim": 6})
-    with torch.no_grad():
-        encoder = model.encoder_body[1]  # Linear(64, 4)
-        encoder.weight.zero_()
-        encoder.bias.zero_()
-        encoder.weight[0] = 4.0 / 64
-        encoder.bias[0] = -2.0
-        model.to_posterior.weight.zero_()
-        model.to_posterior.bias.zero_()
-        model.to_posterior.weight[:6, 0] = MU_SCALES
+    fix_posterior_means(model, MU_SCALES)
     return model
 
 

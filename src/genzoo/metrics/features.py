@@ -540,6 +540,21 @@ def train_feature_classifier(
     return extractor
 
 
+def labelled_dataset_info(dataset_name: str, image_shape: Sequence[int] | None, dataset_options: Mapping[str, Any]) -> Any:
+    """The dataset's info, checked to have class labels and (when given) images of `image_shape`."""
+    from genzoo.data import dataset_info
+
+    info = dataset_info(dataset_name, **dataset_options)
+    if image_shape is not None and tuple(int(s) for s in image_shape) != tuple(info.image_shape):
+        raise FeatureExtractorError(
+            f"images of shape {tuple(image_shape)} cannot be scored by a feature extractor of {dataset_name}, "
+            f"whose images are {tuple(info.image_shape)}: evaluate on the dataset the model was trained on"
+        )
+    if not info.num_classes:
+        raise FeatureExtractorError(f"dataset {dataset_name} has no class labels: genzoo cannot train a feature classifier for it")
+    return info
+
+
 def load_feature_extractor(
     dataset_name: str,
     image_shape: Sequence[int] | None = None,
@@ -558,19 +573,11 @@ def load_feature_extractor(
     The recipe is the default one unless `architecture` / `training` are given. `image_shape`,
     when given, must be the dataset's image shape (a one-line error otherwise).
     """
-    from genzoo.data import dataset_info
     from genzoo.train.device import resolve_device
 
     device = resolve_device(device) if isinstance(device, str) else device
     dataset_options = dict(dataset_options or {})
-    info = dataset_info(dataset_name, **dataset_options)
-    if image_shape is not None and tuple(int(s) for s in image_shape) != tuple(info.image_shape):
-        raise FeatureExtractorError(
-            f"images of shape {tuple(image_shape)} cannot be scored by a feature extractor of {dataset_name}, "
-            f"whose images are {tuple(info.image_shape)}: evaluate on the dataset the model was trained on"
-        )
-    if not info.num_classes:
-        raise FeatureExtractorError(f"dataset {dataset_name} has no class labels: genzoo cannot train a feature classifier for it")
+    info = labelled_dataset_info(dataset_name, image_shape, dataset_options)
     training = training or FeatureTraining()
     recipe = make_recipe(dataset_name, info.image_shape, int(info.num_classes), dataset_options, architecture or {}, training)
     path = extractor_path(recipe, cache_root=cache_root)
@@ -685,19 +692,11 @@ def choose_feature_extractor(
     cached. `say(line)` is called with the note before any training starts, so a wait never
     comes unannounced.
     """
-    from genzoo.data import dataset_info
     from genzoo.train.device import resolve_device
 
     device = resolve_device(device) if isinstance(device, str) else device
     dataset_options = dict(dataset_options or {})
-    info = dataset_info(dataset_name, **dataset_options)
-    if image_shape is not None and tuple(int(s) for s in image_shape) != tuple(info.image_shape):
-        raise FeatureExtractorError(
-            f"images of shape {tuple(image_shape)} cannot be scored by a feature extractor of {dataset_name}, "
-            f"whose images are {tuple(info.image_shape)}: evaluate on the dataset the model was trained on"
-        )
-    if not info.num_classes:
-        raise FeatureExtractorError(f"dataset {dataset_name} has no class labels: genzoo cannot train a feature classifier for it")
+    info = labelled_dataset_info(dataset_name, image_shape, dataset_options)
     candidates = cached_extractors(dataset_name, info.image_shape, dataset_options, cache_root=cache_root)
     unreadable = []
     for path, _ in candidates:
