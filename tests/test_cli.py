@@ -7,11 +7,11 @@ import math
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
+from genzoo_testing.cli import run_genzoo
 
 TINY_SHAPES = ["--set", "data.options.n_train=256", "--set", "data.options.n_test=64", "--set", "data.options.size=32", "--set", "data.options.channels=1"]
 TINY_TRAIN = ["--set", "model.latent_dim=4", "--set", "model.channels=8", "--batch-size", "32", "--set", "train.eval_every=4",
@@ -19,12 +19,7 @@ TINY_TRAIN = ["--set", "model.latent_dim=4", "--set", "model.channels=8", "--bat
               "--set", "train.log_every=2", "--no-progress"]
 
 
-def genzoo(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "GENZOO_DATA": str(cwd / "data"), "XDG_CACHE_HOME": str(cwd / "cache"), "PYTHONUNBUFFERED": "1"}
-    result = subprocess.run([sys.executable, "-m", "genzoo", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-    if check and result.returncode != 0:
-        raise AssertionError(f"genzoo {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    return result
+genzoo = run_genzoo
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
@@ -153,7 +148,7 @@ def test_eval_states_what_it_measured(trained_run):
 def test_demo_writes_a_comparison_report(tmp_path):
     genzoo("features", "train", "--data", "fashion-mnist", "--epochs", "0.01", cwd=tmp_path)  # a tiny cached classifier: no minute-long training here
     result = genzoo("demo", "--out", "demo", "--steps-scale", "0.01", "--models", "pixelcnn", "ae", "toy2d", "--num-samples", "16",
-                    "--test-images", "64", cwd=tmp_path)
+                    "--test-images", "64", "--threads", "1", cwd=tmp_path, timeout=900)
     report = tmp_path / "demo" / "report"
     assert f"report: {Path('demo') / 'report' / 'index.html'}" in result.stdout
     assert "\r" not in result.stdout + result.stderr  # no progress bars redrawn into a log

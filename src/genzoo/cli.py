@@ -204,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="runs to make (default: gated-pixelcnn vae dcgan toy2d; also pixelcnn, ae)")
     demo.add_argument("--num-samples", type=int, default=500, help="generated images for FID/KID/P&R (default 500)")
     demo.add_argument("--test-images", type=int, default=1000, help="test images for likelihoods and latent usage (default 1000)")
+    demo.add_argument("--threads", type=int, help="torch CPU threads (default: torch's; 1 is often fastest on a busy 2-core machine)")
     demo.add_argument("--data-dir")
     demo.add_argument("--device")
     return parser
@@ -464,7 +465,8 @@ def command_demo(args: argparse.Namespace) -> int:
     from genzoo.demo import run_demo
 
     report = run_demo(Path(args.out), steps_scale=args.steps_scale, data_dir=args.data_dir, device=args.device,
-                      models=tuple(args.models) if args.models else None, num_samples=args.num_samples, test_images=args.test_images)
+                      models=tuple(args.models) if args.models else None, num_samples=args.num_samples, test_images=args.test_images,
+                      threads=args.threads)
     print(f"report: {report}")
     return 0
 

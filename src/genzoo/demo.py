@@ -91,21 +91,28 @@ def _feature_extractor(dataset: str, options: dict) -> tuple[Any | None, str]:
 
 
 def run_demo(out_dir: Path, *, steps_scale: float = 1.0, data_dir: str | None = None, device: str | None = None,
-             models: tuple[str, ...] | None = None, num_samples: int = 500, test_images: int = 1000) -> Path:
-    """Train, evaluate and compare the chosen runs; returns the path of the HTML report."""
+             models: tuple[str, ...] | None = None, num_samples: int = 500, test_images: int = 1000, threads: int | None = None) -> Path:
+    """Train, evaluate and compare the chosen runs; returns the path of the HTML report.
+
+    threads: torch's CPU threads for training and evaluation (None: torch's default; 1 on a busy machine).
+    """
     from genzoo.metrics.evaluate import evaluate_run, write_metrics_json
     from genzoo.report.runs import report_runs
 
     if not steps_scale > 0:
         raise ConfigError(f"--steps-scale must be > 0, got {steps_scale}")
     out_dir = Path(out_dir)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     runs = chosen_runs(models)
     dataset, options, data_note = pick_dataset(data_dir) if any(run.image_data for run in runs) else (None, {}, "")
     extractor, why = _feature_extractor(dataset, options) if dataset else (None, "")
     run_dirs = []
     for demo_run in runs:
         run_dir = out_dir / demo_run.name
-        _train(demo_run, run_dir, dataset, options, data_dir, device, steps_scale)
+        _train(demo_run, run_dir, dataset, options, data_dir, device, steps_scale, threads)
         metrics = IMAGE_METRICS if demo_run.image_data else ("modes", "speed")
         print(f"demo: evaluating {demo_run.name}", flush=True)
         result = evaluate_run(run_dir, metrics=[m for m in metrics if extractor is not None or m not in ("fid", "kid", "pr", "recognised")],
@@ -126,14 +133,18 @@ def run_demo(out_dir: Path, *, steps_scale: float = 1.0, data_dir: str | None = 
     return report_runs(run_dirs, out_dir / "report", title="genzoo demo: three families of generative models", intro=intro, data_dir=data_dir)
 
 
-def demo_config(demo_run: DemoRun, dataset: str | None, options: dict, data_dir: str | None, device: str | None, steps_scale: float) -> Any:
-    """The run config of one demo run: its preset, the demo's dataset, its overrides, the scaled budget."""
+def demo_config(demo_run: DemoRun, dataset: str | None, options: dict, data_dir: str | None, device: str | None, steps_scale: float,
+                threads: int | None = None) -> Any:
+    """The run config of one demo run: its preset, the demo's dataset, its overrides, the scaled budget.
+
+    The trainer's own end-of-run evaluation of the whole test split is off: the demo evaluates every run itself.
+    """
     from genzoo.config import deep_merge
     from genzoo.presets import resolve_preset
     from genzoo.train.config import resolve_run_config
 
     preset, _ = resolve_preset(demo_run.preset, None, None)
-    train_section = {"progress": True, **({"device": device} if device else {})}
+    train_section = {"progress": True, "final_eval": False, **({"device": device} if device else {}), **({"threads": threads} if threads else {})}
     steps = (preset.get("train") or {}).get("steps")
     if steps:
         train_section["steps"] = max(1, round(steps * steps_scale))
@@ -145,10 +156,11 @@ def demo_config(demo_run: DemoRun, dataset: str | None, options: dict, data_dir:
     return resolve_run_config(preset=preset)
 
 
-def _train(demo_run: DemoRun, run_dir: Path, dataset: str | None, options: dict, data_dir: str | None, device: str | None, steps_scale: float) -> None:
+def _train(demo_run: DemoRun, run_dir: Path, dataset: str | None, options: dict, data_dir: str | None, device: str | None, steps_scale: float,
+           threads: int | None) -> None:
     from genzoo.train import train
 
-    config = demo_config(demo_run, dataset, options, data_dir, device, steps_scale)
+    config = demo_config(demo_run, dataset, options, data_dir, device, steps_scale, threads)
     if RunDir(run_dir).config.exists():
         shutil.rmtree(run_dir)  # the demo's own earlier output: start afresh
     print(f"demo: training {demo_run.name} ({demo_run.preset}) for {config.train.steps} steps", flush=True)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from PIL import Image
+from genzoo_testing.cli import cli_environment, run_genzoo
 
 TINY_SHAPES = ["--set", "data.options.n_train=600", "--set", "data.options.n_test=64", "--set", "data.options.size=28"]
 TINY_VAE = ["--set", "model.latent_dim=4", "--set", "model.channels=8", "--set", "model.iwae_samples=0", "--batch-size", "32",
@@ -19,15 +18,10 @@ TINY_VAE = ["--set", "model.latent_dim=4", "--set", "model.channels=8", "--set",
 TIGHT_SCORE = ["--score", "--trials", "2", "--results", "4", "--candidates", "64", "--classifier-steps", "30"]
 
 
-def environment(root: Path) -> dict[str, str]:
-    return {**os.environ, "XDG_CACHE_HOME": str(root / "cache"), "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+environment = cli_environment
 
 
-def genzoo(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "genzoo", *args], cwd=cwd, env=environment(cwd), capture_output=True, text=True, timeout=300)
-    if check and result.returncode != 0:
-        raise AssertionError(f"genzoo {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    return result
+genzoo = run_genzoo
 
 
 def error_line(result: subprocess.CompletedProcess) -> str:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from genzoo_testing.cli import run_genzoo
 
 TINY_SHAPES = ["--set", "data.options.n_train=128", "--set", "data.options.n_test=32", "--set", "data.options.size=32",
                "--set", "data.options.channels=1"]
@@ -18,12 +15,7 @@ TINY_VAE = ["--set", "model.latent_dim=4", "--set", "model.channels=8", "--set",
             "--set", "train.eval_every=0", "--set", "train.sample_every=0", "--set", "train.sample_count=4", "--no-progress"]
 
 
-def genzoo(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "GENZOO_DATA": str(cwd / "data"), "XDG_CACHE_HOME": str(cwd / "cache"), "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, "-m", "genzoo", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-    if check and result.returncode != 0:
-        raise AssertionError(f"genzoo {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    return result
+genzoo = run_genzoo
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,7 @@ instead of an image grid. One tiny GAN trained in a temporary directory serves e
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ from PIL import Image
 from genzoo.data.toy2d import RECOMMENDED_PREPROCESS
 from genzoo.metrics.evaluate import IMAGE_METRICS, POINT_DATA_REASON, _choose_point_metrics, evaluate_run, summary_lines
 from genzoo.metrics.modes import sampled_mode_statistics
+from genzoo_testing.cli import run_genzoo
 
 TINY_GAN = {"latent_dim": 2, "generator_hidden": [16], "discriminator_hidden": [16], "discriminator_activation": "leaky-relu",
             "dropout": 0.0, "output": "linear", "lr": 2e-3}
@@ -41,8 +40,7 @@ def toy_run(tmp_path_factory) -> Path:
 
 
 def genzoo(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "XDG_CACHE_HOME": str(cwd / "cache"), "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "genzoo", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return run_genzoo(*args, cwd=cwd, check=False)
 
 
 def test_default_evaluation_of_a_toy2d_run_scores_modes_and_skips_image_metrics(toy_run):
