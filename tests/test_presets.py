@@ -113,3 +113,10 @@ def test_presets_ship_inside_the_package():
     assert PRESET_DIR.parent == package_dir and len(list(PRESET_DIR.glob("*.yaml"))) >= 5
     pyproject = tomllib.loads((package_dir.parents[1] / "pyproject.toml").read_text())
     assert "presets/*.yaml" in pyproject["tool"]["setuptools"]["package-data"]["genzoo"]
+
+
+def test_every_demo_run_names_a_shipped_preset():
+    from genzoo.demo import DEMO_GROUPS
+
+    shipped = {path.stem for path in PRESETS}
+    assert {run.preset for runs in DEMO_GROUPS.values() for run in runs} <= shipped

@@ -201,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="runs/demo")
     demo.add_argument("--steps-scale", type=float, default=1.0, help="multiply every preset's training budget (default 1; 0.25 for a quick look)")
     demo.add_argument("--models", nargs="+", metavar="NAME",
-                      help="runs to make (default: gated-pixelcnn vae dcgan toy2d; also pixelcnn, ae)")
+                      help="runs to make (default: gated-pixelcnn vae dcgan toy2d; also pixelcnn, pixelrnn-row, pixelrnn-diag, ae, gan)")
     demo.add_argument("--num-samples", type=int, default=500, help="generated images for FID/KID/P&R (default 500)")
     demo.add_argument("--test-images", type=int, default=1000, help="test images for likelihoods and latent usage (default 1000)")
     demo.add_argument("--threads", type=int, help="torch CPU threads (default: torch's; 1 is often fastest on a busy 2-core machine)")

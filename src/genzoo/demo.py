@@ -46,6 +46,9 @@ DEMO_GROUPS: dict[str, tuple[DemoRun, ...]] = {
     "dcgan": (DemoRun("dcgan", "dcgan-fashion-mnist-cpu"),),
     "ae": (DemoRun("ae", "ae-fashion-mnist-cpu"),),
     "gated-pixelcnn": (DemoRun("gated-pixelcnn", "gated-pixelcnn-fashion-mnist-cpu"),),
+    "pixelrnn-row": (DemoRun("pixelrnn-row", "pixelrnn-row-fashion-mnist-cpu"),),
+    "pixelrnn-diag": (DemoRun("pixelrnn-diag", "pixelrnn-diag-fashion-mnist-cpu"),),
+    "gan": (DemoRun("gan", "gan-fashion-mnist-cpu"),),
     "toy2d": tuple(
         DemoRun(f"gan-toy2d-{g_loss}", "gan-toy2d", {"model": {"g_loss": g_loss, "d_steps": TOY_GAME["d_steps"]}, "train": {"seed": TOY_GAME["seed"]}},
                 image_data=False)
