@@ -482,13 +482,6 @@ def _load_for_exploring(args: argparse.Namespace, need: str):
     return model, info
 
 
-def _write_grid(images, out: str | None, info, default_name: str, nrow: int | None) -> Path:
-    from genzoo.data.grid import save_image_grid
-
-    path = Path(out) if out else _run_dir_of(info.path) / default_name
-    return save_image_grid(images, path, nrow=nrow)
-
-
 def _checked_scale(scale: int | None) -> int | None:
     from genzoo.errors import ConfigError
 
