@@ -62,6 +62,21 @@ CASES = [  # (image shape, levels, output)
 ]
 
 
+def subpixel_jacobian(model, shape):
+    """(sub-pixel positions, Jacobian (N, C, H, W)): row n = gradient of a random projection of log p(x_n | .) w.r.t. x.
+
+    One copy of the same image per sub-pixel; copy n's output at sub-pixel n is differentiated
+    (examples in a batch are independent, so one backward pass gives every row of the Jacobian).
+    """
+    positions = list(itertools.product(*(range(s) for s in shape)))
+    x = torch.rand(1, *shape, dtype=torch.float64).expand(len(positions), *shape).clone().requires_grad_(True)
+    log_probs = model.conditional_log_probs(x)  # (N, C, H, W, L)
+    projection = torch.randn(log_probs.shape[-1], dtype=torch.float64)
+    selected = torch.stack([log_probs[n, c, r, w] for n, (c, r, w) in enumerate(positions)])  # (N, L)
+    (jacobian,) = torch.autograd.grad((selected * projection).sum(), x)
+    return positions, jacobian
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda case: f"{case[0][0]}ch-{case[2]}")
 @pytest.mark.parametrize("name", MODELS)
 def test_causality_by_gradients_at_every_sub_pixel(name, case):
@@ -69,14 +84,7 @@ def test_causality_by_gradients_at_every_sub_pixel(name, case):
     shape, levels, output = case
     # Wide enough that no position has all of a channel group's ReLUs off by chance (16 units per group).
     model = tiny_model(name, shape, levels, output, hidden=24, output_hidden=48)
-    positions = list(itertools.product(*(range(s) for s in shape)))
-    # One copy of the same image per sub-pixel; copy n's output at sub-pixel n is differentiated
-    # (examples in a batch are independent, so one backward pass gives every row of the Jacobian).
-    x = torch.rand(1, *shape, dtype=torch.float64).expand(len(positions), *shape).clone().requires_grad_(True)
-    log_probs = model.conditional_log_probs(x)  # (N, C, H, W, L)
-    projection = torch.randn(log_probs.shape[-1], dtype=torch.float64)
-    selected = torch.stack([log_probs[n, c, r, w] for n, (c, r, w) in enumerate(positions)])  # (N, L)
-    (jacobian,) = torch.autograd.grad((selected * projection).sum(), x)  # (N, C, H, W)
+    positions, jacobian = subpixel_jacobian(model, shape)
     order = raster_order(shape)
     full_context = name in ("gated-pixelcnn", "pixelrnn-diag")  # no blind spot: every earlier sub-pixel is read
     for n, (channel, row, col) in enumerate(positions):
@@ -251,12 +259,7 @@ NARROW_CAUSALITY = [((1, 4, 5), 2, "bernoulli", 1), ((3, 4, 5), 4, "categorical"
 def test_gated_pixelcnn_as_narrow_as_the_image_stays_causal(case):
     shape, levels, output, hidden = case
     model = tiny_model("gated-pixelcnn", shape, levels, output, hidden=hidden, output_hidden=8)
-    positions = list(itertools.product(*(range(s) for s in shape)))
-    x = torch.rand(1, *shape, dtype=torch.float64).expand(len(positions), *shape).clone().requires_grad_(True)
-    log_probs = model.conditional_log_probs(x)  # (N, C, H, W, L)
-    projection = torch.randn(log_probs.shape[-1], dtype=torch.float64)
-    selected = torch.stack([log_probs[n, c, r, w] for n, (c, r, w) in enumerate(positions)])  # (N, L)
-    (jacobian,) = torch.autograd.grad((selected * projection).sum(), x)  # (N, C, H, W)
+    positions, jacobian = subpixel_jacobian(model, shape)
     order = raster_order(shape)
     read_something = False
     for n, (channel, row, col) in enumerate(positions):
