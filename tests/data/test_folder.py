@@ -124,3 +124,23 @@ def test_mixed_top_level_and_class_images_is_an_error(tmp_path):
     write_image(tmp_path / "stray.png", (0, 0, 0))
     with pytest.raises(DataError, match="mixes top-level images with class sub-folders"):
         dataset_info("folder", path=str(tmp_path))
+
+
+def test_side_by_side_pairs_keep_both_halves(tmp_path):
+    from PIL import Image
+
+    for index in range(3):
+        image = Image.new("RGB", (16, 8), (255, 0, 0))
+        image.paste((0, 0, 255), (8, 0, 16, 8))  # A red | B blue
+        image.save(tmp_path / f"pair{index}.png")
+    dataset = load_dataset("folder", "train", path=str(tmp_path), size=4, pairs=True, test_fraction=0.0)
+    assert dataset.images.shape == (3, 3, 4, 8)
+    assert (dataset.images[:, 0, :, :4] == 255).all() and (dataset.images[:, 2, :, 4:] == 255).all()
+    assert (dataset.images[:, 0, :, 4:] == 0).all()
+
+
+def test_val_folder_is_the_test_split(tmp_path):
+    for split in ("train", "val"):
+        (tmp_path / split).mkdir()
+        write_image(tmp_path / split / "a.png", (10, 20, 30))
+    assert len(load_dataset("folder", "test", path=str(tmp_path), size=4)) == 1

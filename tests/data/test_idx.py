@@ -109,3 +109,11 @@ def test_gzip_data_without_gz_suffix_is_read(tmp_path, make):
     path = tmp_path / "train-images-idx3-ubyte"
     path.write_bytes(gzip.compress(make.idx_bytes(images)))
     assert np.array_equal(read_idx(path), images)
+
+
+def test_size_option_resizes_every_split(tmp_path, make):
+    arrays = make.write_mnist_dir(tmp_path / "data", train=20, test=10)
+    train = load_dataset("fashion-mnist", "train", data_dir=str(tmp_path / "data"), download=False, size=32)
+    assert train.images.shape == (20, 1, 32, 32) and dataset_info("fashion-mnist", size=64).image_shape == (1, 64, 64)
+    original = torch.from_numpy(arrays["train-images-idx3-ubyte"]).float().mean()
+    assert abs(train.images.float().mean() - original) < 2.0, "resizing keeps the mean brightness"

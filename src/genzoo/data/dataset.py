@@ -214,3 +214,19 @@ class StreamingImageDataset:
                 raise DataError(failure)
             labels = None if self.labels is None else self.labels[index.to(self.labels.device)]
             yield images.to(self.device, non_blocking=True), labels  # (B, C, H, W) uint8
+
+
+def keep_classes(dataset: ImageDataset | StreamingImageDataset, classes: tuple[int, ...]) -> ImageDataset:
+    """The examples of `dataset` whose label is in `classes` (labels keep their values), e.g. (8,): bags."""
+    info, where = dataset.info, f"dataset {dataset.info.name} ({dataset.split})"
+    if dataset.labels is None or not info.num_classes:
+        raise DataError(f"data.classes needs labelled data, {where} has no labels: drop data.classes")
+    if max(classes) >= info.num_classes:
+        raise DataError(f"data.classes lists {max(classes)}, {where} has classes 0..{info.num_classes - 1}: choose among them")
+    if isinstance(dataset, StreamingImageDataset):
+        raise DataError(f"data.classes needs a dataset held in memory, {where} is streamed from disk: raise its max_in_memory option")
+    keep = torch.isin(dataset.labels, torch.tensor(classes, device=dataset.labels.device))  # (N,) bool
+    if not bool(keep.any()):
+        raise DataError(f"{where} holds no example of classes {list(classes)}: choose other classes")
+    attributes = {name: values[keep] for name, values in dataset.attributes.items()}
+    return ImageDataset(info, dataset.split, dataset.images[keep], dataset.labels[keep], attributes, dataset.attribute_values)

@@ -1,7 +1,11 @@
 """Any directory tree of PNG/JPEG images, resized (shorter side) and center-cropped to a square.
 
+With `pairs=true` each file is a side-by-side A|B pair as the pix2pix datasets store them
+(edges2handbags, facades, ...): each half is resized and cropped to a square, giving
+(C, size, 2 * size) images for the `paired` task (genzoo.data.tasks).
+
 Labels come from the first-level sub-folders (sorted names), none when the images sit at
-the top. Splits come from `train/` and `test/` sub-folders when both exist, else from a
+the top. Splits come from `train/` and `test/` (or `val/`) sub-folders when both exist, else from a
 deterministic hold-out: the `test_fraction` of files with the smallest hash of their
 relative path (stable when files are added). Small trees are decoded into memory; large
 ones (more than `max_in_memory` images or `MAX_IN_MEMORY_BYTES`) are streamed from disk.
@@ -33,30 +37,47 @@ MAX_IN_MEMORY_BYTES = 4 << 30
 PARALLEL_DECODE_MIN = 512  # fewer images are decoded in this process
 
 
-def read_image(path: str | Path, size: int, channels: int) -> np.ndarray:
-    """uint8 (C, size, size): the image resized so its shorter side is `size`, center-cropped."""
+def read_image(path: str | Path, size: int, channels: int, pairs: bool = False) -> np.ndarray:
+    """uint8 (C, size, size): the image resized so its shorter side is `size`, center-cropped;
+    with `pairs`, (C, size, 2 * size): each half of a side-by-side A|B image done so."""
     with Image.open(path) as image:
-        image.draft("RGB" if channels == 3 else "L", (size, size))  # JPEG: decode at reduced scale
+        if not pairs:
+            image.draft("RGB" if channels == 3 else "L", (size, size))  # JPEG: decode at reduced scale
         if image.mode in ("P", "LA", "PA") or "transparency" in image.info:
             image = image.convert("RGBA")
         image = image.convert("RGB" if channels == 3 else "L")
+        if not pairs:
+            return _as_chw(_square(image, size), channels)
         width, height = image.size
-        scale = size / min(width, height)
-        new_w, new_h = max(size, round(width * scale)), max(size, round(height * scale))
-        image = image.resize((new_w, new_h), Image.Resampling.BICUBIC)
-        left, top = (new_w - size) // 2, (new_h - size) // 2
-        image = image.crop((left, top, left + size, top + size))
-        array = np.array(image, dtype=np.uint8)  # a writable copy
+        if width < 2:
+            raise ValueError(f"a side-by-side pair needs a width of at least 2 pixels, got {width}x{height}")
+        halves = (image.crop((0, 0, width // 2, height)), image.crop((width // 2, 0, 2 * (width // 2), height)))
+        return np.concatenate([_as_chw(_square(half, size), channels) for half in halves], axis=2)  # (C, size, 2 size)
+
+
+def _square(image: Image.Image, size: int) -> np.ndarray:
+    """The image resized so its shorter side is `size` (bicubic), center-cropped: uint8 (size, size[, 3])."""
+    width, height = image.size
+    scale = size / min(width, height)
+    new_w, new_h = max(size, round(width * scale)), max(size, round(height * scale))
+    image = image.resize((new_w, new_h), Image.Resampling.BICUBIC)
+    left, top = (new_w - size) // 2, (new_h - size) // 2
+    return np.array(image.crop((left, top, left + size, top + size)), dtype=np.uint8)  # a writable copy
+
+
+def _as_chw(array: np.ndarray, channels: int) -> np.ndarray:
     return array[None] if channels == 1 else np.ascontiguousarray(array.transpose(2, 0, 1))  # (C, H, W)
 
 
 class FolderImages(TorchDataset):
     """Decodes file i on demand: (uint8 (C, size, size), "" or a one-line error naming the file)."""
 
-    def __init__(self, files: list[Path], size: int, channels: int) -> None:
+    def __init__(self, files: list[Path], size: int, channels: int, pairs: bool = False) -> None:
         self.files = files
         self.size = size
         self.channels = channels
+        self.pairs = pairs
+        self.width = 2 * size if pairs else size
 
     def __len__(self) -> int:
         return len(self.files)
@@ -64,9 +85,9 @@ class FolderImages(TorchDataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, str]:
         path = self.files[index]
         try:
-            return torch.from_numpy(read_image(path, self.size, self.channels)), ""
+            return torch.from_numpy(read_image(path, self.size, self.channels, self.pairs)), ""
         except Exception as error:  # PIL raises many types for corrupt files
-            blank = torch.zeros(self.channels, self.size, self.size, dtype=torch.uint8)
+            blank = torch.zeros(self.channels, self.size, self.width, dtype=torch.uint8)
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             return blank, f"cannot read image {path} ({reason}): fix or delete the file"
 
@@ -92,6 +113,7 @@ class FolderOptions:
     test_fraction: float = 0.1
     max_in_memory: int = 200_000
     num_workers: int = 2
+    pairs: bool = False  # side-by-side A|B files (pix2pix datasets) for the paired task
 
     def __post_init__(self) -> None:
         if self.size < 1:
@@ -126,8 +148,9 @@ def scan(root: Path, test_fraction: float) -> FolderIndex:
     """Index the tree at `root`: class sub-folders, files per split, labels."""
     if not root.is_dir():
         raise DataError(f"folder dataset path {root} is not a directory: pass path=DIR of PNG/JPEG images")
-    has_split_dirs = (root / "train").is_dir() and (root / "test").is_dir()
-    split_roots = {"train": root / "train", "test": root / "test"} if has_split_dirs else {"train": root}
+    test_root = root / "test" if (root / "test").is_dir() else root / "val"  # pix2pix datasets name it val/
+    has_split_dirs = (root / "train").is_dir() and test_root.is_dir()
+    split_roots = {"train": root / "train", "test": test_root} if has_split_dirs else {"train": root}
     per_split: dict[str, dict[str, list[Path]]] = {}  # split -> class folder ("" = top level) -> files
     for split, split_root in split_roots.items():
         groups: dict[str, list[Path]] = {}
@@ -181,10 +204,12 @@ class Folder(DatasetSource):
     def info(self) -> DatasetInfo:
         index = self.index
         size, channels = self.options.size, self.options.channels
+        width = 2 * size if self.options.pairs else size
         counts = ", ".join(f"{split} {len(files)}" for split, (files, _) in index.splits.items())
-        description = f"images from {self._root()} at {size}x{size} ({counts})"
+        kind = "side-by-side pairs" if self.options.pairs else "images"
+        description = f"{kind} from {self._root()} at {size}x{width} ({counts})"
         num_classes = None if index.class_names is None else len(index.class_names)
-        return DatasetInfo(self.name, (channels, size, size), 256, num_classes, tuple(index.splits), index.class_names, description)
+        return DatasetInfo(self.name, (channels, size, width), 256, num_classes, tuple(index.splits), index.class_names, description)
 
     def locate(self, data_dir: str | None) -> DatasetLocation:
         if not self.options.path:
@@ -197,9 +222,9 @@ class Folder(DatasetSource):
     def load(self, split: str, *, data_dir: str | None, download: bool, progress: bool) -> ImageDataset | StreamingImageDataset:
         files, labels = self.index.splits[split]
         options = self.options
-        source = FolderImages(files, options.size, options.channels)
+        source = FolderImages(files, options.size, options.channels, options.pairs)
         labels_tensor = None if self.index.class_names is None else torch.tensor(labels, dtype=torch.int64)  # (N,)
-        estimated_bytes = len(files) * options.channels * options.size**2
+        estimated_bytes = len(files) * options.channels * options.size * source.width
         if len(files) > options.max_in_memory or estimated_bytes > MAX_IN_MEMORY_BYTES:
             return StreamingImageDataset(self.info(), split, source, labels_tensor, num_workers=options.num_workers)
         images = decode_all(source, options.num_workers, progress, desc=f"folder {split}")
@@ -209,7 +234,7 @@ class Folder(DatasetSource):
 def decode_all(source: FolderImages, num_workers: int, progress: bool, desc: str) -> torch.Tensor:
     """Every image of `source` as uint8 (N, C, H, W), in parallel for larger trees."""
     count = len(source)
-    images = torch.empty(count, source.channels, source.size, source.size, dtype=torch.uint8)
+    images = torch.empty(count, source.channels, source.size, source.width, dtype=torch.uint8)
     workers = num_workers if count >= PARALLEL_DECODE_MIN else 0
     batch_size = max(1, min(256, math.ceil(count / max(1, 4 * workers))))
     loader = DataLoader(source, batch_size=batch_size, shuffle=False, num_workers=workers)

@@ -21,12 +21,15 @@ class DataFormat:
         data); None when values are continuous (after dequantization).
     value_range: (low, high); discrete level k of L maps to low + k * (high - low) / (L - 1).
     num_classes: number of labels for class-conditional models, None when unlabelled.
+    task: a paired image-to-image task (`genzoo.data.tasks`, e.g. "superres:4") that splits
+        each batch into (condition, target) for image-to-image models; None otherwise.
     """
 
     image_shape: tuple[int, int, int]
     levels: int | None = 256
     value_range: tuple[float, float] = (0.0, 1.0)
     num_classes: int | None = None
+    task: str | None = None
 
     def __post_init__(self) -> None:
         shape = tuple(int(s) for s in self.image_shape)
@@ -57,4 +60,5 @@ class DataFormat:
             levels=values.get("levels"),
             value_range=tuple(values.get("value_range", (0.0, 1.0))),
             num_classes=values.get("num_classes"),
+            task=values.get("task"),
         )

@@ -10,15 +10,17 @@ from __future__ import annotations
 import gzip
 import zlib
 from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from genzoo.data.dataset import DatasetInfo, ImageDataset
 from genzoo.data.download import download_files, mirror_urls
 from genzoo.data.locate import DatasetLocation, download_dir, find_files
 from genzoo.data.registry import DatasetSource, register_dataset
-from genzoo.errors import DataError
+from genzoo.errors import ConfigError, DataError
 
 GZIP_MAGIC = b"\x1f\x8b"
 IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
@@ -68,6 +70,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     return parse_idx(read_bytes(path), str(path))
 
 
+NATIVE_SIZE = 28
 SPLIT_PREFIX = {"train": "train", "test": "t10k"}
 
 
@@ -77,15 +80,40 @@ def split_files(split: str) -> tuple[str, str]:
     return f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"
 
 
-class IdxSource(DatasetSource):
-    """A 28x28 grayscale IDX dataset with 10 classes and train (60k) / test (10k) splits."""
+@dataclass(frozen=True)
+class IdxOptions:
+    """size: side in pixels the 28x28 images are resized to (bilinear, antialiased), e.g. 32 or 64 for DCGAN."""
 
+    size: int = NATIVE_SIZE
+
+    def __post_init__(self) -> None:
+        if not 4 <= self.size <= 512:
+            raise ConfigError(f"option size must be in 4..512 pixels, got {self.size}: e.g. size=32")
+
+
+def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> uint8 (N, C, size, size), bilinear with antialiasing, in chunks to bound memory."""
+    if images.shape[-2:] == (size, size):
+        return images
+    chunks = [
+        F.interpolate(chunk.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False).round().clamp(0, 255).to(torch.uint8)
+        for chunk in images.split(4096)
+    ]
+    return torch.cat(chunks)  # (N, C, size, size)
+
+
+class IdxSource(DatasetSource):
+    """A 28x28 grayscale IDX dataset with 10 classes and train (60k) / test (10k) splits (option `size` resizes)."""
+
+    options_class = IdxOptions
     class_names: tuple[str, ...] = ()
     description = ""
     install_hint = ""
 
     def info(self) -> DatasetInfo:
-        return DatasetInfo(self.name, (1, 28, 28), 256, 10, ("train", "test"), self.class_names, self.description)
+        size = self.options.size
+        description = self.description if size == NATIVE_SIZE else f"{self.description}, resized to {size}x{size}"
+        return DatasetInfo(self.name, (1, size, size), 256, 10, ("train", "test"), self.class_names, description)
 
     def _required(self, splits: tuple[str, ...]) -> list[tuple[str, str]]:
         return [(f"{name}.gz", name) for split in splits for name in split_files(split)]
@@ -128,7 +156,7 @@ class IdxSource(DatasetSource):
             raise DataError(f"{self.name} {split}: {len(images)} images but {len(labels)} labels: the files do not belong together")
         if labels.size and labels.max() >= 10:
             raise DataError(f"{labels_path}: label {int(labels.max())} outside 0..9: the file is corrupt")
-        images_tensor = torch.from_numpy(images.copy()).unsqueeze(1)  # (N, 1, 28, 28)
+        images_tensor = resize_images(torch.from_numpy(images.copy()).unsqueeze(1), self.options.size)  # (N, 1, size, size)
         labels_tensor = torch.from_numpy(labels.astype(np.int64))  # (N,)
         return ImageDataset(self.info(), split, images_tensor, labels_tensor)
 

@@ -38,6 +38,7 @@ class Capabilities:
     encoder: bool = False  # encode(x) -> z
     latent_decoder: bool = False  # decode(z) -> x, and a prior/latent to sample z from
     label_conditional: bool = False  # loss/sample accept class labels
+    image_to_image: bool = False  # translate(condition) -> target for the data's paired task (genzoo.data.tasks)
 
     def names(self) -> list[str]:
         return [name for name, value in vars(self).items() if value]

@@ -117,6 +117,16 @@ class DataConfig:
     data_dir: str | None = None
     download: bool = True
     options: dict[str, Any] = field(default_factory=dict)  # dataset-specific (size, channels, path, ...)
+    task: str | None = None  # paired image-to-image task (genzoo.data.tasks): superres:4, colorize, edges, paired
+    classes: tuple[int, ...] | None = None  # keep only these class labels (e.g. [8]: Fashion-MNIST bags)
+
+    def __post_init__(self) -> None:
+        if self.task is not None:
+            from genzoo.data.tasks import parse_task
+
+            parse_task(self.task)  # a bad spec is refused when the config is built
+        if self.classes is not None and (not self.classes or min(self.classes) < 0):
+            raise ConfigError(f"data.classes must list class indices >= 0, got {list(self.classes)}: e.g. data.classes=[8]")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,9 @@ from typing import Any
 import torch
 
 from genzoo.data import Preprocessor, load_dataset
+from genzoo.data.dataset import keep_classes
+from genzoo.data.tasks import parse_task
+from genzoo.errors import ConfigError
 from genzoo.data.format import DataFormat
 from genzoo.models.base import GenerativeModel
 from genzoo.models.registry import build_model_from_format, model_class
@@ -44,6 +47,19 @@ def resolve_preprocess(config: RunConfig) -> RunConfig:
     return replace(config, data=replace(config.data, preprocess=steps))
 
 
+def task_format(data_format: DataFormat, task: str | None, model: str) -> DataFormat:
+    """`data_format` carrying the paired task, checked against the images and the model."""
+    image_to_image = model_class(model).capabilities.image_to_image
+    if task is None:
+        if image_to_image:
+            raise ConfigError(f"model {model} translates images and needs a task: e.g. --set data.task=superres:4 (or colorize, edges, paired)")
+        return data_format
+    if not image_to_image:
+        raise ConfigError(f"data.task={task} needs an image-to-image model (regress, pix2pix, conditional-pixelcnn), not {model}: drop data.task")
+    parse_task(task, data_format.value_range).check(data_format.image_shape)
+    return replace(data_format, task=task)
+
+
 def build_run(config: RunConfig, *, device: torch.device | str | None = None, progress: bool = True) -> Run:
     """Load the train and test splits, make the preprocessor and build the model (on `device`)."""
     config = resolve_preprocess(config)
@@ -53,8 +69,11 @@ def build_run(config: RunConfig, *, device: torch.device | str | None = None, pr
     train_set = load_dataset(data.name, "train", **load)
     info = train_set.info
     test_set = load_dataset(data.name, "test", **load) if "test" in info.splits else None
+    if data.classes is not None:
+        train_set = keep_classes(train_set, data.classes)
+        test_set = None if test_set is None else keep_classes(test_set, data.classes)
     preprocessor = Preprocessor(tuple(data.preprocess or ()), source_levels=info.levels)
-    data_format = preprocessor.output_format(info)
+    data_format = task_format(preprocessor.output_format(info), data.task, config.model)
     model = build_model_from_format(config.model, data_format, config.model_options)
     if device is not None:
         model = model.to(device)

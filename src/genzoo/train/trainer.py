@@ -51,6 +51,7 @@ from genzoo.atomic_file import atomic_write
 from genzoo.data.grid import save_image_grid
 from genzoo.errors import CheckpointError, ConfigError, DataError, TrainingDiverged
 from genzoo.models.base import TrainingPhase
+from genzoo.models.translation.panel import PANEL_COLUMNS, translation_panel
 from genzoo.runs import RunDir
 from genzoo.sharding import BatchShard
 from genzoo.train import distributed
@@ -91,6 +92,7 @@ from genzoo.train.schedules import build_scheduler, sync_learning_rates
 from genzoo.train.stopping import DivergenceMonitor, StopSignal, StopVote
 
 ON_DEVICE_FRACTION = 0.25  # auto: keep the uint8 data on the GPU when it takes < this share of free memory
+TRANSLATION_PROBES = 16  # held-out inputs in the sample grid of an image-to-image model
 
 
 @dataclass
@@ -683,10 +685,14 @@ class Trainer:
             labels = torch.arange(count, device=self.device) % self.num_classes  # (n,)
         generator = torch.Generator(device=self.device)
         generator.manual_seed(_derived_seed(self.settings.seed, "samples"))  # same noise at every step
+        translating = bool(self.module.capabilities.image_to_image)
         self.module.eval()
         try:
             with self._weights_for_inference(), isolated_rng(self.device), autocast(self.device, self.amp_dtype):
-                images = self.module.sample(count, labels=labels, generator=generator)  # (n, C, H, W)
+                if translating:  # rows of input | output | target for the same held-out images at every step
+                    images = translation_panel(self.module, self._probe_batch(min(count, TRANSLATION_PROBES)), generator)
+                else:
+                    images = self.module.sample(count, labels=labels, generator=generator)  # (n, C, H, W)
         except NotImplementedError as error:
             log.warning("no sample grids: %s", error)
             self.sampling_supported = False
@@ -694,7 +700,15 @@ class Trainer:
         finally:
             self.module.train()
         pixels = self.preprocessor.to_uint8(images.float()).cpu()  # (n, C, H, W) uint8
-        return save_image_grid(pixels, self.files.samples / filename)
+        return save_image_grid(pixels, self.files.samples / filename, nrow=2 * len(PANEL_COLUMNS) if translating else None)
+
+    def _probe_batch(self, count: int) -> torch.Tensor:
+        """The first `count` held-out images (training images without a test split), preprocessed: (n, C, H, W)."""
+        dataset = self.test_set if self.test_set is not None else self.train_set
+        images, _ = next(iter(dataset.batches(count, shuffle=False, drop_last=False)))
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(_derived_seed(self.settings.seed, "probes"))
+        return self.preprocessor(images.to(self.device), generator=generator)
 
     # ---- checkpoints ----------------------------------------------------------------------
     def _save_last(self) -> None:
