@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from genzoo.data.toy2d import mixture_modes
-from genzoo.explore.scatter import (
+from genzoo.data.toy2d_scatter import (
     COVERED_COLOUR,
     DPI,
     MISSED_COLOUR,
@@ -16,8 +16,8 @@ from genzoo.explore.scatter import (
     draw_mode_scatter,
     draw_mode_scatter_panels,
     figure_size_pixels,
-    run_heading,
 )
+from genzoo.explore.scatter import run_heading
 from genzoo.metrics.modes import mode_statistics
 
 

@@ -49,6 +49,9 @@ from torch import nn
 
 from genzoo.atomic_file import atomic_write
 from genzoo.data.grid import save_image_grid
+from genzoo.data.toy2d import mixture_extent, mixture_modes, point_mixture, to_points
+from genzoo.data.toy2d_modes import ModeStatistics, mode_statistics
+from genzoo.data.toy2d_scatter import draw_mode_scatter
 from genzoo.errors import CheckpointError, ConfigError, DataError, TrainingDiverged
 from genzoo.models.base import TrainingPhase
 from genzoo.models.translation.panel import PANEL_COLUMNS, translation_panel
@@ -92,6 +95,7 @@ from genzoo.train.schedules import build_scheduler, sync_learning_rates
 from genzoo.train.stopping import DivergenceMonitor, StopSignal, StopVote
 
 ON_DEVICE_FRACTION = 0.25  # auto: keep the uint8 data on the GPU when it takes < this share of free memory
+TOY_POINTS = 2500  # samples of a toy2d run scored for mode coverage (PacGAN's count)
 TRANSLATION_PROBES = 16  # held-out inputs in the sample grid of an image-to-image model
 
 
@@ -226,6 +230,7 @@ class Trainer:
         if self.is_main:
             distributed.barrier()
         self.config = self.run.config  # data.preprocess resolved
+        self.mixture = point_mixture(self.config.data.name, self.config.data.options)  # toy2d: "ring"/"grid", else None
         self.module = self.run.model.to(self.device)
         # Before optimizers and EMA exist, so their state tensors take the same layout.
         self.channels_last = use_channels_last(settings.channels_last, self.device, self.module)
@@ -655,6 +660,9 @@ class Trainer:
         metrics = self.evaluate(max_batches)
         if not metrics:
             return metrics
+        if self.mixture is not None and self.sampling_supported:  # toy2d: mode collapse shows in the log as it happens
+            stats = self._mode_statistics(self._sample_points("modes"))
+            metrics.update(modes_covered=stats.modes_covered, high_quality_fraction=stats.high_quality_fraction)
         record = {"step": self.step, "epoch": self._epoch_position(), "split": "test", **metrics, "time": round(self._clock(), 3)}
         if self.logger is not None:
             self.logger.log(record)
@@ -676,9 +684,33 @@ class Trainer:
         return metrics
 
     @torch.no_grad()
+    def _sample_points(self, stream: str) -> torch.Tensor:
+        """TOY_POINTS seeded samples of a toy2d model as 2-D points (N, 2) on the CPU."""
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(_derived_seed(self.settings.seed, stream))
+        self.module.eval()
+        try:
+            with self._weights_for_inference(), isolated_rng(self.device):
+                samples = self.module.sample(TOY_POINTS, generator=generator)  # (N, 1, 1, 2)
+        finally:
+            self.module.train()
+        return to_points(samples.float().cpu(), mixture_extent(self.mixture), self.run.data_format.value_range)
+
+    def _mode_statistics(self, points: torch.Tensor) -> ModeStatistics:
+        return mode_statistics(points, *mixture_modes(self.mixture))
+
+    def _sample_scatter(self, filename: str) -> Path:
+        """A toy2d run's samples as a scatter over the true modes (image grids of 1x2 "images" show nothing)."""
+        points = self._sample_points("samples")
+        heading = f"{self.module.name}, step {self.step}"
+        return draw_mode_scatter(points, self.mixture, self._mode_statistics(points), self.files.samples / filename, heading=heading)
+
+    @torch.no_grad()
     def _sample(self, filename: str) -> Path | None:
         if not self.is_main or not self.sampling_supported:
             return None
+        if self.mixture is not None:
+            return self._sample_scatter(filename)
         count = self.settings.sample_count
         labels = None
         if self.label_conditional and self.num_classes:
