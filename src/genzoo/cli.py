@@ -13,6 +13,7 @@
     genzoo finetune RUN_DIR              the encoder as a classifier's start vs random init, for several K
     genzoo complete RUN_DIR              image completion: originals, masked inputs, completions
     genzoo arithmetic RUN_DIR [--expr E] latent vector arithmetic (DCGAN paper), e.g. "red,circle - red,square + blue,square"
+    genzoo translate RUN_DIR             image-to-image: input, baseline, k outputs, target (--from-test N.. or --input FILE..)
     genzoo eval RUN_DIR                  likelihood (nats, bits/dim), FID/KID/precision-recall, speed, sharpness
     genzoo features train --data NAME    train and cache the feature classifier behind FID/KID/P&R
     genzoo report RUN_DIR... --out DIR   runs side by side: metric and properties tables, samples, family figures, curves
@@ -160,14 +161,27 @@ def build_parser() -> argparse.ArgumentParser:
     arithmetic.add_argument("--classifier-steps", type=int, default=300, help="training steps of the attribute classifier (cached per dataset and recipe)")
     arithmetic.add_argument("--scale", type=int, help="enlarge each image N times, nearest neighbour (default: about 80 px a cell)")
 
-    evaluate = commands.add_parser("eval", help="likelihood, FID/KID/precision-recall, speed and sharpness of a trained run")
+    translate = explorer("translate", "image-to-image models: each input, the baseline, k outputs and the target", "translation.png")
+    inputs = translate.add_mutually_exclusive_group()
+    inputs.add_argument("--from-test", type=int, nargs="+", metavar="N", help="test image indices (default: 0..3)")
+    inputs.add_argument("--input", nargs="+", metavar="FILE", help="your own input images (a low-resolution image, a grey photo, a sketch), "
+                        "converted to the model's input channels and size; sketches drawn dark on light are inverted")
+    translate.add_argument("-n", type=int, help="outputs per input (default 4; one for a deterministic model)")
+    translate.add_argument("--temperature", type=float, default=1.0)
+    translate.add_argument("--scale", type=int, help="enlarge each image N times, nearest neighbour (default: about 80 px a cell)")
+
+    evaluate = commands.add_parser("eval", help="likelihood, FID/KID/precision-recall, speed and sharpness of a trained run "
+                                   "(image-to-image runs: PSNR/SSIM, consistency, diversity and realism, beside the task's baseline)")
     evaluate.add_argument("path", metavar="RUN_DIR|CKPT")
     evaluate.add_argument("--metrics", default="likelihood,fid,kid,pr,classifier_score,recognised,speed,sharpness,latent_usage",
                           help="comma-separated subset of likelihood, fid, kid, pr, classifier_score, recognised, speed, sharpness, latent_usage, modes "
-                               "(modes: toy2d runs only, where it replaces the image metrics)")
+                               "(modes: toy2d runs only, where it replaces the image metrics; image-to-image runs get the translation "
+                               "yardstick instead: PSNR/SSIM, consistency, diversity, FID/KID if a sample metric is asked, conditional NLL "
+                               "if likelihood is, the task's baseline beside the model)")
     evaluate.add_argument("--num-samples", type=int, default=10_000, help="generated images for FID/KID/P&R (default 10k, Lucic et al. 2018)")
     evaluate.add_argument("--iwae-k", type=int, default=5000, help="importance samples for the VAE's IWAE bound")
-    evaluate.add_argument("--test-images", type=int, help="test images for the likelihood and latent usage (default: the whole split)")
+    evaluate.add_argument("--test-images", type=int, help="test images for the likelihood and latent usage (default: the whole split); "
+                          "image-to-image runs: for the translation yardstick (default: --num-samples, capped at the split)")
     evaluate.add_argument("--batch-size", type=int, default=256)
     evaluate.add_argument("--device", default="auto")
     evaluate.add_argument("--seed", type=int, default=0)
@@ -177,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "instead of the cached one of the dataset (default recipe first, else the most accurate)")
     evaluate.add_argument("--no-cache", action="store_true", help="recompute reference statistics and features")
     evaluate.add_argument("--no-progress", action="store_true")
+    evaluate.add_argument("--samples-per-input", type=int, default=4,
+                          help="image-to-image models: outputs per test image for diversity and the mean output (default 4; 1 when deterministic)")
     evaluate.add_argument("--out", help="JSON file (default: RUN_DIR/evaluation.json)")
 
     features = commands.add_parser("features", help="the per-dataset feature classifier used by FID/KID/P&R")
@@ -670,6 +686,36 @@ def command_complete(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_translate(args: argparse.Namespace) -> int:
+    import torch
+
+    from genzoo.errors import ConfigError
+    from genzoo.explore.translation import condition_files, pairs_of_test_images, translation_figure, translation_title
+
+    model, info = _load_for_exploring(args, "image_to_image")
+    if args.n is not None and args.n < 1:
+        raise ConfigError(f"-n must be >= 1, got {args.n}")
+    target = None
+    if args.input:
+        condition, notes = condition_files(args.input, model.task, model.condition_shape)
+        for note in notes:
+            print(f"note: {note}")
+        row_labels = tuple(Path(name).name for name in args.input)
+    else:
+        indices = args.from_test or list(range(4))
+        condition, target = pairs_of_test_images(info, model.task, indices, data_dir=args.data_dir, seed=args.seed)
+        row_labels = tuple(f"test {i}" for i in indices)
+    generator = torch.Generator(device=model.device).manual_seed(args.seed)
+    figure = translation_figure(model, condition.to(model.device), target, n=args.n or 4, temperature=args.temperature, generator=generator)
+    if args.n is not None and figure.samples_per_input < args.n:
+        print(f"note: {model.name} is deterministic: one output per input (-n {args.n} ignored)")
+    path = _write_labelled(figure.images, args, info, "translation.png", len(figure.column_labels), row_labels=row_labels,
+                           column_labels=figure.column_labels,
+                           title=translation_title(model, info.step, args.temperature))
+    print(f"wrote {len(condition)} row{'s' if len(condition) != 1 else ''} ({', '.join(figure.column_labels)}) to {path}")
+    return 0
+
+
 def command_arithmetic(args: argparse.Namespace) -> int:
     import time
 
@@ -801,6 +847,7 @@ def command_eval(args: argparse.Namespace) -> int:
         args.path, metrics=metrics, num_samples=args.num_samples, iwae_k=args.iwae_k, test_images=args.test_images,
         batch_size=args.batch_size, device=args.device, seed=args.seed, which=args.which, feature_extractor=extractor,
         inception_weights=args.inception_weights, cache=not args.no_cache, progress=not args.no_progress,
+        samples_per_input=args.samples_per_input,
     )
     for line in result.get("summary") or summary_lines(result):
         print(line)
@@ -845,6 +892,7 @@ COMMANDS = {
     "features": command_features,
     "arithmetic": command_arithmetic,
     "complete": command_complete,
+    "translate": command_translate,
     "reconstruct": command_reconstruct,
     "traverse": command_traverse,
     "interpolate": command_interpolate,

@@ -17,6 +17,13 @@ LABELLED_BINARY_8 = DataFormat(image_shape=(1, 8, 8), levels=2, num_classes=3)
 CONTINUOUS_8 = DataFormat(image_shape=(1, 8, 8), levels=None)
 GRAY4_8 = DataFormat(image_shape=(1, 8, 8), levels=4)  # few levels: tiny autoregressive nets must halve their loss
 RGB4_8 = DataFormat(image_shape=(3, 8, 8), levels=4)
+# Paired tasks (genzoo.data.tasks): the batch is split into (condition, target) by the image-to-image models.
+SUPERRES_GRAY_8 = DataFormat(image_shape=(1, 8, 8), levels=256, task="superres:2")
+SUPERRES_GRAY4_8 = DataFormat(image_shape=(1, 8, 8), levels=4, task="superres:2")
+COLORIZE_RGB_8 = DataFormat(image_shape=(3, 8, 8), levels=256, task="colorize")
+COLORIZE_RGB4_8 = DataFormat(image_shape=(3, 8, 8), levels=4, task="colorize")
+PAIRED_GRAY_8x16 = DataFormat(image_shape=(1, 8, 16), levels=256, value_range=(-1.0, 1.0), task="paired")
+EDGES_GRAY_8 = DataFormat(image_shape=(1, 8, 8), levels=256, task="edges")
 
 # model name -> list of (case id, options, data format): small enough for a CPU test.
 TINY: dict[str, list[tuple[str, dict, DataFormat]]] = {
@@ -58,7 +65,26 @@ TINY: dict[str, list[tuple[str, dict, DataFormat]]] = {
         ("conditional-rgb-16px", {"latent_dim": 4, "generator_channels": 4, "discriminator_channels": 4, "conditional": True},
          DataFormat(image_shape=(3, 16, 16), value_range=(-1.0, 1.0), num_classes=4)),
     ],
+    "regress": [
+        ("superres-gray", {"width": 8}, SUPERRES_GRAY_8),
+        ("colorize-rgb-l2", {"width": 8, "max_depth": 1, "loss": "l2"}, COLORIZE_RGB_8),
+        ("edges-gray-dropout", {"width": 8, "dropout": 0.1}, EDGES_GRAY_8),
+    ],
+    "pix2pix": [
+        ("superres-gray", {"width": 8, "discriminator_width": 8}, SUPERRES_GRAY_8),
+        ("paired-deterministic-minimax", {"width": 8, "discriminator_width": 8, "test_dropout": False, "g_loss": "minimax", "d_steps": 2},
+         PAIRED_GRAY_8x16),
+    ],
+    "conditional-pixelcnn": [
+        ("superres-gray-categorical", {"hidden": 8, "layers": 2, "output_hidden": 8, "condition_features": 8, "condition_width": 8},
+         SUPERRES_GRAY4_8),
+        ("colorize-rgb-mixture", {"hidden": 12, "layers": 2, "output_hidden": 12, "condition_features": 8, "condition_width": 8,
+                                  "output": "logistic_mixture", "mixture_components": 2}, COLORIZE_RGB4_8),
+        ("paired-gray-256", {"hidden": 8, "layers": 2, "output_hidden": 8, "condition_features": 8, "condition_width": 8},
+         PAIRED_GRAY_8x16),
+    ],
 }
+
 
 def make_batch(data_format: DataFormat, batch: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Random images on the format's level grid (B, C, H, W) and labels (B,) when the format has classes."""

@@ -1,6 +1,7 @@
 """Tests every registered model gets, parametrized over the registry (STYLE.md).
 
 A new model must add a tiny configuration to TINY (tests/genzoo_testing/tiny_models.py); the first test fails until it does.
+Image-to-image models (capability image_to_image) generate through translate(condition) instead of sample(n).
 """
 
 from __future__ import annotations
@@ -19,6 +20,19 @@ CASES = [pytest.param(name, options, fmt, id=f"{name}-{case}") for name, cases i
 def build(name: str, options: dict, data_format: DataFormat):
     torch.manual_seed(0)
     return build_model_from_format(name, data_format, options)
+
+
+def generate(model, data_format: DataFormat, n: int, seed: int) -> torch.Tensor:
+    """n images from a generator seeded with `seed`: samples, or translations of n random inputs (image-to-image)."""
+    generator = torch.Generator().manual_seed(seed)
+    if model.capabilities.image_to_image:
+        condition, _ = model.split(make_batch(data_format, n, seed=seed)[0])
+        return model.translate(condition, generator=generator)
+    return model.sample(n, generator=generator)
+
+
+def output_shape(model, data_format: DataFormat) -> tuple[int, int, int]:
+    return model.target_shape if model.capabilities.image_to_image else data_format.image_shape
 
 
 def snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -45,11 +59,14 @@ def test_loss_is_per_example_and_finite(name, options, data_format):
 @pytest.mark.parametrize("name, options, data_format", CASES)
 def test_samples_have_the_declared_shape_and_values(name, options, data_format):
     model = build(name, options, data_format).eval()
-    samples = model.sample(6, generator=torch.Generator().manual_seed(1))
-    assert samples.shape == (6, *data_format.image_shape)
+    samples = generate(model, data_format, 6, seed=1)
+    assert samples.shape == (6, *output_shape(model, data_format))
     low, high = data_format.value_range
     assert samples.min() >= low - 1e-6 and samples.max() <= high + 1e-6
     assert torch.isfinite(samples).all()
+    if model.capabilities.image_to_image:  # an output needs an input
+        with pytest.raises(NotImplementedError, match="translates inputs"):
+            model.sample(2)
 
 
 @pytest.mark.parametrize("name, options, data_format", CASES)
@@ -60,7 +77,7 @@ def test_train_step_changes_weights_and_eval_step_does_not(name, options, data_f
     model.eval()
     with torch.no_grad():
         model.evaluate(x, y)
-        model.sample(2, generator=torch.Generator().manual_seed(0))
+        generate(model, data_format, 2, seed=0)
     after_eval = snapshot(model)
     for key in before:
         assert torch.equal(before[key], after_eval[key]), f"eval/sampling changed {key}"
@@ -90,8 +107,8 @@ def test_save_load_sample_reproduces_images(name, options, data_format, tmp_path
     clone = build_model_from_format(name, data_format, options)
     clone.load_state_dict(load_file(str(path)))
     clone.eval()
-    first = model.sample(4, generator=torch.Generator().manual_seed(7))
-    second = clone.sample(4, generator=torch.Generator().manual_seed(7))
+    first = generate(model, data_format, 4, seed=7)
+    second = generate(clone, data_format, 4, seed=7)
     assert torch.equal(first, second)
 
 

@@ -23,9 +23,12 @@ def _checkpoint_dataset(info) -> tuple[str, dict, str | None]:
 def test_images(info, indices: Sequence[int], *, data_dir: str | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Test-split images `indices` of the run's dataset, preprocessed: ((B, C, H, W), labels (B,) or None)."""
     from genzoo.data import load_dataset
+    from genzoo.data.dataset import keep_classes
 
     name, options, saved_dir = _checkpoint_dataset(info)
     dataset = load_dataset(name, "test", data_dir=data_dir or saved_dir, download=False, progress=False, **options)
+    if info.run_config.data.classes:  # the run's own test split: its classes only, as in training
+        dataset = keep_classes(dataset, tuple(info.run_config.data.classes))
     bad = [i for i in indices if not 0 <= i < len(dataset)]
     if bad:
         raise ConfigError(f"test image index {bad[0]} out of range: {name} has {len(dataset)} test images (0..{len(dataset) - 1})")

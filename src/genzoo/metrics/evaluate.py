@@ -36,6 +36,14 @@ What is measured, and how it is stated in the result:
     `num_samples` samples (`genzoo.metrics.modes`, VEEGAN / PacGAN criteria, N stated). On such
     data "modes" replaces the image metrics (FID, KID, P&R, classifier score, sharpness), which
     are recorded as skipped with the reason; on image data "modes" is skipped.
+  - translation, for image-to-image models (capabilities.image_to_image), whose outputs need an
+    input so that unconditional sample metrics cannot exist: the yardstick of
+    `genzoo.metrics.translation` (PSNR/SSIM, consistency with the input, diversity of
+    `samples_per_input` outputs, FID/KID and classifier accuracy of the outputs when a
+    sample-quality metric is asked for, the conditional NLL when "likelihood" is, outputs/s)
+    on `test_images` (default `num_samples`) images of the run's test split (filtered by data.classes),
+    the task's baseline (bicubic, grey) scored beside the model. It replaces likelihood, sample
+    quality, sharpness and latent usage; speed gives translation seconds per output.
 """
 
 from __future__ import annotations
@@ -193,14 +201,17 @@ def evaluate_run(
     classifier_score_splits: int = 10,
     cache: bool = True,
     progress: bool = True,
+    samples_per_input: int = 4,
 ) -> dict[str, Any]:
     """Evaluate the run directory or checkpoint `path`; a JSON-serialisable dict (see module docstring).
 
     reference_images: test images for sample quality (default: num_samples, capped at the split);
-    test_images: test images for the likelihood and latent usage (default: the whole split);
+    test_images: test images for the likelihood and latent usage (default: the whole split), and for the
+        translation yardstick of an image-to-image model (default there: num_samples, capped at the split);
     feature_extractor: a `FeatureExtractor` to use instead of choosing one (`choose_feature_extractor`);
     announce: print which feature extractor is used, and why one is trained, on stderr;
-    inception_weights: pytorch-fid's Inception-v3 weights file: use the FID Inception network instead.
+    inception_weights: pytorch-fid's Inception-v3 weights file: use the FID Inception network instead;
+    samples_per_input: outputs drawn per test image by an image-to-image model (1 for a deterministic one).
     """
     from genzoo.data import load_dataset
     from genzoo.train import load_model
@@ -233,6 +244,14 @@ def evaluate_run(
         "metrics": list(metrics),
     }
     metrics = _choose_point_metrics(result, metrics)  # toy2d: modes instead of image metrics
+    if model.capabilities.image_to_image:  # an output needs an input: the translation yardstick replaces the sample metrics
+        _translation_sections(
+            result, model, info, run_dir, metrics, samples_per_input=samples_per_input, num_images=num_samples if test_images is None else test_images,
+            batch_size=batch_size, seed=seed, feature_extractor=feature_extractor, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size,
+            progress=progress, device=target, announce=announce,
+        )
+        result["summary"] = summary_lines(result)
+        return _json_ready(result)
     test_set = None
     if "likelihood" in metrics or "sharpness" in metrics or any(name in metrics for name in SAMPLE_QUALITY_METRICS):
         test_set = load_dataset(data.name, "test", data_dir=data.data_dir, download=data.download, progress=progress, **dataset_options)
@@ -286,6 +305,38 @@ def evaluate_run(
     return _json_ready(result)
 
 
+def _translation_sections(
+    result: dict[str, Any], model: Any, info: Any, run_dir: Path, metrics: tuple[str, ...], *, samples_per_input: int, num_images: int,
+    batch_size: int, seed: int, feature_extractor: Any, kid_subsets: int, kid_subset_size: int, progress: bool, device: torch.device,
+    announce: bool,
+) -> None:
+    """result["translation"] (`genzoo.metrics.translation` on at most `num_images` test images, the baseline beside the model)
+    and the speed section, for an image-to-image model. Realism needs a sample-quality metric, the conditional NLL "likelihood"."""
+    from genzoo.metrics.translation import evaluate_translation, realism_skip_reason, run_test_split
+
+    test_set = run_test_split(info, progress=progress)
+    extractor, description = None, None
+    note = "realism skipped: no sample-quality metric (fid, kid, pr, classifier_score, recognised) asked for"
+    if any(name in metrics for name in SAMPLE_QUALITY_METRICS):
+        note = realism_skip_reason(model.task, model.data_format.image_shape, test_set.info.num_classes)
+        if note is None:
+            extractor, choice = _feature_extractor_for(model, info, feature_extractor, device=device, progress=progress, announce=announce)
+            description = {**extractor.describe(), "choice": choice}
+    report = evaluate_translation(
+        model, info, test_set, samples_per_input=samples_per_input, test_images=num_images, batch_size=batch_size, seed=seed,
+        extractor=extractor, extractor_description=description, realism_note=note, likelihood="likelihood" in metrics,
+        kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, progress=progress,
+    )
+    result["translation"] = report.to_dict()
+    if "speed" in metrics:
+        outputs_per_s = report.model.outputs_per_s
+        result["speed"] = {
+            "device": str(model.device), "sampling_batch_size": batch_size, "sampling_seconds_per_image": 1.0 / outputs_per_s,
+            "sampling_images_timed": report.test_images * report.samples_per_input, "translation_outputs_per_s": outputs_per_s,
+            "sampling_note": "image-to-image model: seconds per output of translate(input)", **training_throughput(run_dir),
+        }
+
+
 def _sample_quality(
     model: Any,
     info: Any,
@@ -307,25 +358,11 @@ def _sample_quality(
     announce: bool = True,
 ) -> dict[str, Any]:
     """Samples against test images, and test images against other real images (the floor), in one extractor's features."""
-    from genzoo.metrics.features import choose_feature_extractor
     from genzoo.metrics.reference import other_real_statistics, reference_statistics, statistics_of_images
     from genzoo.metrics.sample_quality import RECOGNISED_THRESHOLD, classifier_score, recognised_share
 
     data = info.run_config.data
-    if feature_extractor is not None:
-        trained_on = getattr(feature_extractor, "dataset", data.name)  # Inception has no dataset of its own
-        if trained_on != data.name:
-            from genzoo.metrics.features import FeatureExtractorError
-
-            raise FeatureExtractorError(f"feature extractor {feature_extractor.identifier} was trained on {trained_on}, the run on {data.name}: "
-                                        f"pass one of {data.name} (`genzoo features train --data {data.name}`)")
-        extractor, choice_note = feature_extractor, f"feature extractor: {feature_extractor.identifier}, given by the caller"
-    else:
-        choice = choose_feature_extractor(
-            data.name, model.data_format.image_shape, data_dir=data.data_dir, dataset_options=dict(data.options), device=device,
-            progress=progress, say=_print_notice if announce else None,
-        )
-        extractor, choice_note = choice.extractor, choice.note
+    extractor, choice_note = _feature_extractor_for(model, info, feature_extractor, device=device, progress=progress, announce=announce)
     try:
         samples, seconds = sample_with_timing(model, num_samples, seed=seed, batch_size=batch_size, progress=progress)
     except NotImplementedError as error:
@@ -374,6 +411,26 @@ def _sample_quality(
     out["_seconds_per_image"] = seconds / num_samples
     out["_samples"] = samples
     return out
+
+
+def _feature_extractor_for(model: Any, info: Any, given: Any, *, device: torch.device, progress: bool, announce: bool) -> tuple[Any, str]:
+    """The feature extractor of the run's dataset (`given`, checked, else `choose_feature_extractor`) and one line saying which."""
+    from genzoo.metrics.features import choose_feature_extractor
+
+    data = info.run_config.data
+    if given is not None:
+        trained_on = getattr(given, "dataset", data.name)  # Inception has no dataset of its own
+        if trained_on != data.name:
+            from genzoo.metrics.features import FeatureExtractorError
+
+            raise FeatureExtractorError(f"feature extractor {given.identifier} was trained on {trained_on}, the run on {data.name}: "
+                                        f"pass one of {data.name} (`genzoo features train --data {data.name}`)")
+        return given, f"feature extractor: {given.identifier}, given by the caller"
+    choice = choose_feature_extractor(
+        data.name, model.data_format.image_shape, data_dir=data.data_dir, dataset_options=dict(data.options), device=device,
+        progress=progress, say=_print_notice if announce else None,
+    )
+    return choice.extractor, choice.note
 
 
 def _quality_figures(reference: Any, other: Any, wanted: list[str], *, seed: int, kid_subsets: int, kid_subset_size: int, pr_k: int) -> dict[str, Any]:
@@ -450,14 +507,20 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     quality = result.get("sample_quality")
     if quality:
         lines += sample_quality_lines(quality)
+    translation = result.get("translation")
+    if translation:
+        from genzoo.metrics.translation import translation_lines
+
+        lines += translation_lines(translation)
     lines += modes_summary_lines(result)
     speed = result.get("speed")
     if speed:
         sampling = speed.get("sampling_seconds_per_image")
         training = speed.get("training_images_per_s")
+        what = "translation" if "translation_outputs_per_s" in speed else "sampling"
         lines.append(
             "speed: "
-            + (f"sampling {sampling * 1000:.3f} ms/image (batch {speed['sampling_batch_size']}, {speed['device']})" if sampling is not None else "sampling n/a")
+            + (f"{what} {sampling * 1000:.3f} ms/image (batch {speed['sampling_batch_size']}, {speed['device']})" if sampling is not None else "sampling n/a")
             + (f", training {training:.0f} images/s" if training is not None else ", training n/a")
         )
     usage = result.get("latent_usage")

@@ -16,6 +16,7 @@ from genzoo.models import gated_pixelcnn  # noqa: F401  (registers "gated-pixelc
 from genzoo.models import pixelrnn  # noqa: F401  (registers "pixelrnn-row", "pixelrnn-diag")
 from genzoo.models import gan  # noqa: F401  (registers "gan")
 from genzoo.models import dcgan  # noqa: F401  (registers "dcgan")
+from genzoo.models import translation  # noqa: F401  (registers "regress", "pix2pix", "conditional-pixelcnn")
 
 __all__ = [
     "Capabilities",

@@ -17,14 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from genzoo.data.format import DataFormat
 from genzoo.models.autoregressive import AutoregressiveConfig, AutoregressiveModel
 from genzoo.models.base import Capabilities
 from genzoo.models.registry import register_model
-from genzoo.nn.gated import GatedLayer, gate
+from genzoo.nn.gated import GatedLayer, GatedStackStepper
 
 
 @dataclass(frozen=True)
@@ -102,49 +101,6 @@ class GatedPixelCNN(AutoregressiveModel):
             skip = skip + layer_skip
         return self.head(skip)  # (B, P, H, W)
 
-    def stepper(self, canvas: torch.Tensor, labels: torch.Tensor | None = None) -> "GatedPixelCNNStepper":
-        return GatedPixelCNNStepper(self, canvas, labels)
-
-
-class GatedPixelCNNStepper:
-    """Fast sampling: vertical stack row by row (once the row above is complete), horizontal pixel by pixel."""
-
-    def __init__(self, model: GatedPixelCNN, canvas: torch.Tensor, labels: torch.Tensor | None) -> None:
-        self.model, self.canvas = model, canvas
-        batch, _, height, width = canvas.shape
-        hidden = model.config.hidden
-        # Inputs of each layer's stacks: the canvas for layer 0, then the previous layer's outputs.
-        self.vertical_inputs = [canvas] + [canvas.new_zeros(batch, hidden, height, width) for _ in model.layers[1:]]
-        self.horizontal_inputs = [canvas] + [canvas.new_zeros(batch, hidden, height, width) for _ in model.layers[1:]]
-        self.vertical_links: list[torch.Tensor] = []  # per layer (B, 2h, W): vertical -> horizontal for the current row
-        zeros = canvas.new_zeros(batch, 2 * hidden)
-        conditional = labels is not None and model.num_classes is not None
-        self.vertical_bias = [layer.label_vertical(labels) if conditional and not layer.last else zeros for layer in model.layers]
-        self.horizontal_bias = [layer.label_horizontal(labels) if conditional else zeros for layer in model.layers]  # (B, 2h)
-
-    def begin_row(self, row: int) -> None:
-        """Run the vertical stack over row - 1 (now complete) to get every layer's link into `row`."""
-        self.vertical_links = []
-        for index, layer in enumerate(self.model.layers):
-            if row == 0:  # shift_down brings zeros into the first row
-                above = self.canvas.new_zeros(self.canvas.shape[0], 2 * self.model.config.hidden, 1, self.canvas.shape[3])
-            else:
-                half = layer.kernel // 2
-                source = self.vertical_inputs[index][:, :, max(row - 1 - half, 0) : row]  # rows row-1-half .. row-1
-                source = F.pad(source, (0, 0, half + 1 - source.shape[2], 0))  # zero rows above the image
-                above = layer.vertical_conv(source)  # (B, 2h, 1, W): pre-activation of row - 1
-                if not layer.last:
-                    self.vertical_inputs[index + 1][:, :, row - 1] = gate(above[:, :, 0] + self.vertical_bias[index][:, :, None])
-            self.vertical_links.append(layer.vertical_to_horizontal(above)[:, :, 0])  # (B, 2h, W)
-
-    def params_at(self, row: int, col: int) -> torch.Tensor:
-        skip = 0.0
-        for index, layer in enumerate(self.model.layers):
-            h_in = self.horizontal_inputs[index]
-            h_pre = layer.horizontal.at(h_in, row, col) + self.vertical_links[index][:, :, col] + self.horizontal_bias[index]
-            gated = gate(h_pre)  # (B, h)
-            if not layer.last:
-                residual = h_in[:, :, row, col] if layer.residual else 0.0
-                self.horizontal_inputs[index + 1][:, :, row, col] = layer.horizontal_out.pointwise(gated) + residual
-            skip = skip + layer.skip.pointwise(gated)
-        return self.model.head.pointwise(skip)  # (B, P)
+    def stepper(self, canvas: torch.Tensor, labels: torch.Tensor | None = None) -> GatedStackStepper:
+        """Fast sampling: vertical stack row by row (once the row above is complete), horizontal pixel by pixel."""
+        return GatedStackStepper(self.layers, self.head, canvas, [layer.gate_biases(labels) for layer in self.layers])

@@ -732,7 +732,9 @@ class Trainer:
         finally:
             self.module.train()
         pixels = self.preprocessor.to_uint8(images.float()).cpu()  # (n, C, H, W) uint8
-        return save_image_grid(pixels, self.files.samples / filename, nrow=2 * len(PANEL_COLUMNS) if translating else None)
+        if translating:  # two examples a row, large enough to tell a sharp output from a blurred one
+            return save_image_grid(pixels, self.files.samples / filename, nrow=2 * len(PANEL_COLUMNS), scale=None)
+        return save_image_grid(pixels, self.files.samples / filename)
 
     def _probe_batch(self, count: int) -> torch.Tensor:
         """The first `count` held-out images (training images without a test split), preprocessed: (n, C, H, W)."""
