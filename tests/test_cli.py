@@ -147,7 +147,7 @@ def test_eval_states_what_it_measured(trained_run):
 @pytest.mark.slow  # trains five runs and a classifier, evaluates and reports them
 def test_demo_writes_a_comparison_report(tmp_path):
     genzoo("features", "train", "--data", "fashion-mnist", "--epochs", "0.01", cwd=tmp_path)  # a tiny cached classifier: no minute-long training here
-    result = genzoo("demo", "--out", "demo", "--steps-scale", "0.01", "--models", "pixelcnn", "ae", "toy2d", "--num-samples", "16",
+    result = genzoo("demo", "--out", "demo", "--steps-scale", "0.01", "--models", "pixelcnn", "ae", "toy2d", "superres", "--num-samples", "16",
                     "--test-images", "64", "--threads", "1", cwd=tmp_path, timeout=900)
     report = tmp_path / "demo" / "report"
     assert f"report: {Path('demo') / 'report' / 'index.html'}" in result.stdout
@@ -161,7 +161,11 @@ def test_demo_writes_a_comparison_report(tmp_path):
                      r"\| good — .*FID [\d.]+ \(real [\d.]+\), recognised \d+% \(real \d+%\), N=16 \|", markdown)
     assert "| gan (gan-toy2d-minimax) |" in markdown and "| gan (gan-toy2d-non-saturating) |" in markdown
     assert "## Side by side" in markdown
-    for run in ("pixelcnn", "ae", "gan-toy2d-minimax", "gan-toy2d-non-saturating"):
+    assert "## Applications" in markdown and "### super-resolution: superres:4 on fashion-mnist" in markdown
+    assert re.search(r"\| bicubic \(baseline, no training\) \| [\d.]+ \([\d.]+\) \|", markdown)
+    assert re.search(r"\| regress \(superres-regress, step \d+\) \| [\d.]+ \([\d.]+\) \|", markdown)
+    assert "| regress |" not in markdown.split("## Applications")[0], "an application is not in the unconditional models' tables"
+    for run in ("pixelcnn", "ae", "gan-toy2d-minimax", "gan-toy2d-non-saturating", "superres-regress"):
         assert (tmp_path / "demo" / run / "evaluation.json").is_file()
     assert "modes covered" in json.dumps(json.loads((tmp_path / "demo" / "gan-toy2d-minimax" / "evaluation.json").read_text())["summary"])
     page = (report / "index.html").read_text()

@@ -507,7 +507,7 @@ def _checked_scale(scale: int | None) -> int | None:
 
 
 def _write_labelled(images, args: argparse.Namespace, info, default_name: str, nrow: int, **labels) -> Path:
-    """A labelled grid (`genzoo.explore.figure`) at --out or RUN_DIR/default_name, cells enlarged by --scale."""
+    """A labelled grid (`genzoo.data.labelled_grid`) at --out or RUN_DIR/default_name, cells enlarged by --scale."""
     from genzoo.explore.figure import save_labelled_grid
 
     path = Path(args.out) if args.out else _run_dir_of(info.path) / default_name

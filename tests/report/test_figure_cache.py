@@ -31,12 +31,12 @@ def _fail(*args, **kwargs):
 
 
 def test_figures_are_reused_until_the_checkpoint_changes(tiny_run, monkeypatch, capsys):
-    _, first = run_figures(tiny_run)
+    _, _, first = run_figures(tiny_run)
     assert "drawing the figures" in capsys.readouterr().err
     assert {path.parent.name for path in first.values()} == {FIGURES_DIR}
     contents = {caption: path.read_bytes() for caption, path in first.items() if caption != "training loss"}
     monkeypatch.setattr(report_runs, "draw_figures", _fail)
-    _, second = run_figures(tiny_run)
+    _, _, second = run_figures(tiny_run)
     assert "drawing the figures" not in capsys.readouterr().err
     assert {caption: second[caption].read_bytes() for caption in contents} == contents
     checkpoint = tiny_run / "checkpoints" / "last.safetensors"
@@ -47,7 +47,7 @@ def test_figures_are_reused_until_the_checkpoint_changes(tiny_run, monkeypatch, 
 
 
 def test_a_missing_figure_file_is_redrawn(tiny_run, monkeypatch):
-    _, figures = run_figures(tiny_run)
+    _, _, figures = run_figures(tiny_run)
     figures["samples"].unlink()
     monkeypatch.setattr(report_runs, "draw_figures", _fail)
     with pytest.raises(AssertionError, match="drawn again"):

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-Family = Literal["autoregressive", "latent variable", "autoencoder", "adversarial"]
+Family = Literal["image-to-image", "autoregressive", "latent variable", "autoencoder", "adversarial"]
 
 PROPERTIES_TITLE = "Properties (lecture 13 summary, measured)"
 # Verdict thresholds on the two sample-quality figures, each relative to real images (see quality_verdict).
@@ -53,11 +53,16 @@ _CLAIMS: dict[str, dict[str, str]] = {
                         "training": "maximize a lower bound (ELBO)"},
     "autoencoder": {"density": "none (no prior)", "sampling": "one pass", "samples": "not on the slide", "training": "reconstruction"},
     "adversarial": {"density": "implicit", "sampling": "one pass", "samples": "sharpest", "training": "two-player game (tricky)"},
+    # Not on the summary slide: the applications slide. The report compares these runs in its Applications section.
+    "image-to-image": {"density": "conditional p(output | input)", "sampling": "per input", "samples": "see Applications",
+                       "training": "paired examples"},
 }
 
 
 def lecture_family(capabilities: Any) -> Family:
-    """The model's family in the lecture's taxonomy, from its declared capabilities."""
+    """The model's family in the lecture's taxonomy, from its declared capabilities (applications apart)."""
+    if getattr(capabilities, "image_to_image", False):
+        return "image-to-image"
     if capabilities.exact_likelihood:
         return "autoregressive"
     if capabilities.likelihood_bound:

@@ -26,6 +26,7 @@ _FAMILY_NAMES = {
     "latent variable": "approximate density (latent variable)",
     "autoencoder": "latent variable, no prior (autoencoder)",
     "adversarial": "implicit density (adversarial)",
+    "image-to-image": "application (image-to-image)",
 }
 
 
@@ -85,11 +86,11 @@ def _recognised(quality: dict[str, Any]) -> str:
 
 
 FIGURES_DIR = REPORT_FIGURES  # RUN_DIR/report-figures/: the report's drawings of the run, reused while its checkpoint is unchanged
-FIGURES_VERSION = 2  # bump when the figures drawn here change, so cached ones are redrawn
+FIGURES_VERSION = 3  # bump when the figures drawn here change, so cached ones are redrawn
 
 
-def run_figures(run_dir: Path, *, which: str = "last", seed: int = 0, data_dir: str | None = None) -> tuple[Any, dict[str, Path]]:
-    """The run's figures (samples, and what its family can show) in RUN_DIR/report-figures; (model, {caption: png}).
+def run_figures(run_dir: Path, *, which: str = "last", seed: int = 0, data_dir: str | None = None) -> tuple[Any, Any, dict[str, Path]]:
+    """The run's figures (samples, and what its family can show) in RUN_DIR/report-figures; (model, info, {caption: png}).
 
     Drawing them samples the model (minutes for an autoregressive one on a CPU), so they are kept
     with a record of the checkpoint they came from and redrawn only when it changes.
@@ -108,7 +109,7 @@ def run_figures(run_dir: Path, *, which: str = "last", seed: int = 0, data_dir: 
     curve = training_curve(read_metrics(run_dir), folder / "training_curve.png", key="loss", title=f"{model.name} on {info.run_config.data.name}")
     if curve:
         images["training loss"] = curve
-    return model, images
+    return model, info, images
 
 
 def figure_stamp(checkpoint: Path, seed: int) -> dict[str, Any]:
@@ -146,6 +147,8 @@ def draw_figures(model: Any, info: Any, folder: Path, *, seed: int, data_dir: st
 
     mixture = point_mixture(info.run_config.data.name, info.run_config.data.options)
     caps = model.capabilities
+    if caps.image_to_image:
+        return {TRANSLATION_CAPTION: translation_grid(model, info, folder / "translations.png", seed=seed, data_dir=data_dir)}
     if mixture is None and caps.label_conditional and model.data_format.num_classes:
         grid, row_labels = class_rows(model, 8, class_names=info.dataset.get("class_names"), seed=seed, progress=True)
         images = {"samples, one row per class": save_labelled_grid(grid, folder / "samples.png", nrow=8, row_labels=row_labels)}
@@ -175,6 +178,20 @@ def draw_figures(model: Any, info: Any, folder: Path, *, seed: int, data_dir: st
     return images
 
 
+TRANSLATION_CAPTION = "test inputs: input | baseline | outputs | target"
+
+
+def translation_grid(model: Any, info: Any, path: Path, *, seed: int, data_dir: str | None) -> Path:
+    """Eight test inputs of an image-to-image run beside the baseline, three outputs and the target, labelled."""
+    from genzoo.explore.figure import save_labelled_grid
+    from genzoo.explore.translation import pairs_of_test_images, translation_figure
+
+    condition, target = pairs_of_test_images(info, model.task, range(8), data_dir=data_dir, seed=seed)
+    figure = translation_figure(model, condition, target, n=3, generator=torch.Generator(device=model.device).manual_seed(seed))
+    return save_labelled_grid(figure.images, path, nrow=len(figure.column_labels), column_labels=figure.column_labels,
+                              row_labels=tuple(f"test {i}" for i in range(8)))
+
+
 def saved_evaluation(run_dir: Path, step: int) -> tuple[dict[str, Any] | None, str]:
     """RUN_DIR/evaluation.json when it measured the checkpoint at `step`; else None and the command that makes it."""
     path = RunDir(run_dir).evaluation
@@ -192,34 +209,45 @@ def saved_evaluation(run_dir: Path, step: int) -> tuple[dict[str, Any] | None, s
     return result, f"metrics from evaluation.json (step {step})"
 
 
-def run_summary(run_dir: Path, result: dict[str, Any] | None, *, which: str = "last", data_dir: str | None = None) -> RunReport:
-    """The report section, comparison row and properties row of one run (result: its `evaluate_run` dict, or None)."""
-    model, images = run_figures(run_dir, which=which, data_dir=data_dir)
+def run_summary(run_dir: Path, result: dict[str, Any] | None, *, which: str = "last", data_dir: str | None = None) -> tuple[RunReport, Any, Any]:
+    """The report section, comparison row and properties row of one run (result: its `evaluate_run` dict, or None),
+    with the loaded model and checkpoint info."""
+    model, info, images = run_figures(run_dir, which=which, data_dir=data_dir)
     notes = list((result or {}).get("summary") or [f"not evaluated: run `genzoo eval {run_dir}` to add its metrics"])
     summary = RunSummary(title=f"{family_of(model.capabilities)}: {model.name}", run_dir=Path(run_dir), metrics={}, images=images, notes=notes)
-    return RunReport(summary, comparison_row(model.name, model.capabilities, result or {}), property_row(model.name, model.capabilities, result or {}))
+    report = RunReport(summary, comparison_row(model.name, model.capabilities, result or {}), property_row(model.name, model.capabilities, result or {}))
+    return report, model, info
 
 
 def report_runs(run_dirs: list[Path], out_dir: Path, *, title: str, intro: str, which: str = "last", data_dir: str | None = None) -> Path:
     """One report over trained runs: metrics from each evaluation.json, figures from each checkpoint; returns index.html.
 
     Says per run (stderr) whether its evaluation.json is used, stale or missing, with the command that makes it.
+    Image-to-image runs leave the comparison and properties tables (made for unconditional models) for the
+    Applications section, one per task (`genzoo.report.applications`).
     """
+    from genzoo.report.applications import ApplicationRun, application_sections
     from genzoo.report.summary import write_report
     from genzoo.train import find_checkpoint, read_checkpoint_info
 
-    summaries, rows, properties = [], [], []
+    summaries, rows, properties, names, applications = [], [], [], [], []
     for run_dir in map(Path, run_dirs):
         result, note = saved_evaluation(run_dir, read_checkpoint_info(find_checkpoint(run_dir, which)).step)
         print(f"report: {run_dir}: {note}", file=sys.stderr, flush=True)
-        summary, row, properties_row = run_summary(run_dir, result, which=which, data_dir=data_dir)
+        (summary, row, properties_row), model, info = run_summary(run_dir, result, which=which, data_dir=data_dir)
         summaries.append(summary)
+        if model.capabilities.image_to_image:
+            applications.append(ApplicationRun(run_dir, model, info, result))
+            continue
         rows.append(row)
         properties.append(properties_row)
-    name_runs_apart(rows, properties, [Path(run).name for run in run_dirs])
+        names.append(run_dir.name)
+    name_runs_apart(rows, properties, names)
     toy2d = toy2d_side_by_side([Path(run) for run in run_dirs], Path(out_dir) / "toy2d-side-by-side.png", which=which)
     side_by_side = {"toy2d runs: samples over the true modes": toy2d} if toy2d else None
-    return write_report(summaries, Path(out_dir), title=title, intro=intro, comparison=rows, properties=properties, side_by_side=side_by_side)
+    sections = application_sections(applications, Path(out_dir) / "applications", data_dir=data_dir) if applications else None
+    return write_report(summaries, Path(out_dir), title=title, intro=intro, comparison=rows, properties=properties,
+                        side_by_side=side_by_side, applications=sections)
 
 
 def name_runs_apart(rows: list[dict[str, Any]], properties: list[dict[str, Any]], names: list[str]) -> None:

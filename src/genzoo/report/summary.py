@@ -59,12 +59,13 @@ def training_curve(records: list[dict[str, Any]], path: Path, *, key: str = "los
 
 def write_report(runs: list[RunSummary], out_dir: Path, *, title: str = "genzoo report", intro: str = "",
                  comparison: list[dict[str, Any]] | None = None, properties: list[dict[str, Any]] | None = None,
-                 side_by_side: dict[str, Path] | None = None) -> Path:
+                 side_by_side: dict[str, Path] | None = None, applications: list[Any] | None = None) -> Path:
     """Write out_dir/report.md and out_dir/index.html (images copied beside them); returns index.html.
 
     `comparison`: rows of one table across runs (same keys in every row), shown first;
     `properties`: rows of `genzoo.report.properties.property_row`, shown next as their own section;
-    `side_by_side`: {caption: PNG} figures across runs (e.g. toy2d scatters), a section after the tables.
+    `side_by_side`: {caption: PNG} figures across runs (e.g. toy2d scatters), a section after the tables;
+    `applications`: `genzoo.report.applications.ApplicationSection`s (a table and a figure per task), after that.
     """
     out_dir = Path(out_dir)
     assets = out_dir / "assets"
@@ -84,11 +85,19 @@ def write_report(runs: list[RunSummary], out_dir: Path, *, title: str = "genzoo 
         markdown += ["## Side by side", ""]
         body.append("<h2>Side by side</h2>")
         for caption, image in side_by_side.items():
-            target = assets / f"side-by-side-{_slug(caption)}.png"
-            shutil.copyfile(image, target)
-            relative = os.path.relpath(target, out_dir)
+            relative = _copy_asset(image, assets / f"side-by-side-{_slug(caption)}.png", out_dir)
             markdown += [f"**{caption}**", "", f"![{caption}]({relative})", ""]
-            body.append(f"<figure><img src=\"{html.escape(relative)}\" alt=\"{html.escape(caption)}\"><figcaption>{html.escape(caption)}</figcaption></figure>")
+            body.append(_html_figure(relative, caption))
+    if applications:
+        markdown += ["## Applications", "", APPLICATIONS_NOTE, ""]
+        body += ["<h2>Applications</h2>", f"<p>{html.escape(APPLICATIONS_NOTE)}</p>"]
+        for index, section in enumerate(applications):
+            markdown += [f"### {section.title}", "", section.note, ""] + _markdown_table(section.rows) + [""]
+            body += [f"<h3>{html.escape(section.title)}</h3>", f"<p>{html.escape(section.note)}</p>", _html_table(section.rows, "applications")]
+            if section.figure is not None:
+                relative = _copy_asset(section.figure, assets / f"application-{index}.png", out_dir)
+                markdown += [f"**{section.caption}**", "", f"![{section.caption}]({relative})", ""]
+                body.append(_html_figure(relative, section.caption))
     for index, run in enumerate(runs):
         markdown += [f"## {run.title}", "", f"Run directory: `{run.run_dir}`", ""]
         body += [f"<h2>{html.escape(run.title)}</h2>", f"<p>Run directory: <code>{html.escape(str(run.run_dir))}</code></p>"]
@@ -102,11 +111,9 @@ def write_report(runs: list[RunSummary], out_dir: Path, *, title: str = "genzoo 
         for caption, image in run.images.items():
             if not Path(image).exists():
                 continue
-            target = assets / f"{index}-{_slug(caption)}.png"
-            shutil.copyfile(image, target)
-            relative = os.path.relpath(target, out_dir)
+            relative = _copy_asset(image, assets / f"{index}-{_slug(caption)}.png", out_dir)
             markdown += [f"**{caption}**", "", f"![{caption}]({relative})", ""]
-            body.append(f"<figure><img src=\"{html.escape(relative)}\" alt=\"{html.escape(caption)}\"><figcaption>{html.escape(caption)}</figcaption></figure>")
+            body.append(_html_figure(relative, caption))
     (out_dir / "report.md").write_text("\n".join(markdown), encoding="utf-8")
     page = (
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -125,6 +132,23 @@ _CSS = (
     "figure{display:inline-block;margin:0 1em 1em 0}img{image-rendering:pixelated;max-width:100%}"
     "figcaption{font-size:0.9em;color:#555}"
 )
+
+
+APPLICATIONS_NOTE = (
+    "The lecture's applications: per task, the training-free baseline and every image-to-image run on one yardstick, "
+    "and the same test images through each of them. A regression net gives the blurry average, a conditional GAN one "
+    "sharp answer, a conditional autoregressive model several sharp answers with an exact likelihood."
+)
+
+
+def _copy_asset(image: Path, target: Path, out_dir: Path) -> str:
+    """Copy a figure beside the report; its path relative to out_dir."""
+    shutil.copyfile(image, target)
+    return os.path.relpath(target, out_dir)
+
+
+def _html_figure(relative: str, caption: str) -> str:
+    return f"<figure><img src=\"{html.escape(relative)}\" alt=\"{html.escape(caption)}\"><figcaption>{html.escape(caption)}</figcaption></figure>"
 
 
 def _markdown_table(rows: list[dict[str, Any]]) -> list[str]:

@@ -49,6 +49,7 @@ from torch import nn
 
 from genzoo.atomic_file import atomic_write
 from genzoo.data.grid import save_image_grid
+from genzoo.data.labelled_grid import save_labelled_grid
 from genzoo.data.toy2d import mixture_extent, mixture_modes, point_mixture, to_points
 from genzoo.data.toy2d_modes import ModeStatistics, mode_statistics
 from genzoo.data.toy2d_scatter import draw_mode_scatter
@@ -732,8 +733,9 @@ class Trainer:
         finally:
             self.module.train()
         pixels = self.preprocessor.to_uint8(images.float()).cpu()  # (n, C, H, W) uint8
-        if translating:  # two examples a row, large enough to tell a sharp output from a blurred one
-            return save_image_grid(pixels, self.files.samples / filename, nrow=2 * len(PANEL_COLUMNS), scale=None)
+        if translating:  # two examples a row, labelled, large enough to tell a sharp output from a blurred one
+            title = f"{self.module.name}, step {self.step}, task {self.module.task.spec}: held-out inputs"
+            return save_labelled_grid(pixels, self.files.samples / filename, nrow=2 * len(PANEL_COLUMNS), column_labels=PANEL_COLUMNS * 2, title=title)
         return save_image_grid(pixels, self.files.samples / filename)
 
     def _probe_batch(self, count: int) -> torch.Tensor:
