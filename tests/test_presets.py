@@ -9,6 +9,7 @@ from genzoo.presets import PRESET_DIR
 from genzoo.config import load_yaml
 from genzoo.data import Preprocessor, dataset_info
 from genzoo.models import build_model_from_format, model_class
+from genzoo.train.run import task_format
 from genzoo.train.config import resolve_run_config
 
 PRESETS = sorted(PRESET_DIR.glob("*.yaml"))
@@ -26,10 +27,7 @@ def test_preset_builds_its_model(path: Path):
     name = path.stem.removesuffix(CPU_SUFFIX)
     assert name.startswith(config.model + "-") and name.endswith(config.data.name), "name presets MODEL-DATASET[-cpu].yaml"
     assert config.train.steps or config.train.epochs, "a preset states its training budget"
-    info = dataset_info(config.data.name, **config.data.options)
-    steps = config.data.preprocess if config.data.preprocess is not None else model_class(config.model).default_preprocess
-    data_format = Preprocessor(steps).output_format(info)
-    model = build_model_from_format(config.model, data_format, config.model_options)
+    model, _, _ = _model_and_config(path)
     assert sum(p.numel() for p in model.parameters()) > 0
 
 
@@ -45,8 +43,8 @@ def _model_and_config(path: Path):
     info = dataset_info(config.data.name, **config.data.options)
     steps = config.data.preprocess if config.data.preprocess is not None else model_class(config.model).default_preprocess
     preprocessor = Preprocessor(steps)
-    model = build_model_from_format(config.model, preprocessor.output_format(info), config.model_options)
-    return model, config, preprocessor
+    data_format = task_format(preprocessor.output_format(info), config.data.task, config.model)
+    return build_model_from_format(config.model, data_format, config.model_options), config, preprocessor
 
 
 def _training_flops_per_image(model, preprocessor) -> float:
