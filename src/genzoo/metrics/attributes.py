@@ -232,7 +232,8 @@ def attribute_accuracy(classifier: AttributeClassifier, dataset: object, *, batc
 
 # ---- the cache --------------------------------------------------------------------------------------
 def attributes_cache_dir() -> Path:
-    from genzoo.data.locate import cache_dir
+    from genzoo.atomic_file import atomic_output
+from genzoo.data.locate import cache_dir
 
     return cache_dir() / "attributes"
 
@@ -312,9 +313,8 @@ def _save(classifier: AttributeClassifier, path: Path, metadata: dict[str, Any])
     path.parent.mkdir(parents=True, exist_ok=True)
     header = {**metadata, "format": FORMAT_NAME, "width": classifier.width}
     state = {name: tensor.detach().cpu().contiguous().clone() for name, tensor in classifier.state_dict().items()}
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    save_file(state, str(temporary), metadata={METADATA_KEY: json.dumps(header)})
-    os.replace(temporary, path)
+    with atomic_output(path) as temporary:
+        save_file(state, str(temporary), metadata={METADATA_KEY: json.dumps(header)})
     return path
 
 
