@@ -33,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genzoo.atomic_file import atomic_output
+
 FORMAT_NAME = "genzoo-attribute-classifier"
 FORMAT_VERSION = 3
 METADATA_KEY = "genzoo"
@@ -232,8 +234,7 @@ def attribute_accuracy(classifier: AttributeClassifier, dataset: object, *, batc
 
 # ---- the cache --------------------------------------------------------------------------------------
 def attributes_cache_dir() -> Path:
-    from genzoo.atomic_file import atomic_output
-from genzoo.data.locate import cache_dir
+    from genzoo.data.locate import cache_dir
 
     return cache_dir() / "attributes"
 
