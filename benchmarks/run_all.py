@@ -124,6 +124,16 @@ BENCHMARKS = (
         "short": ["--parts", "dcgan", "--dcgan-steps", "400", "1200", "2400", "--num-samples", "2000", *SMALL_DCGAN],
         "long": ["--parts", "dcgan", "--dcgan-steps", "2000", "5000", "10000", "--num-samples", "10000"],
     }),
+    Benchmark("explore-latency", "explore_latency.py", {
+        "smoke": ["--steps", "5", "--requests", "60", "--in-flight", "1", "60", "--frames", "5"],
+        "short": ["--steps", "600"],
+        "long": ["--steps", "2500", "--requests", "1000", "--in-flight", "1", "16", "64", "1000"],
+    }),
+    Benchmark("applications", "applications.py", {
+        "smoke": ["--cases", "superres", "--models", "regress", "--steps-scale", "0.01", "--test-images", "32"],
+        "short": ["--steps-scale", "0.5", "--test-images", "500"],
+        "long": ["--test-images", "10000", "--samples-per-input", "8"],
+    }, takes=frozenset({"out-json", "runs-dir"})),
     Benchmark("dcgan-arithmetic", "gan.py", {
         "smoke": ["--parts", "arithmetic", "--arith-steps", "5", "--arith-set", "model.generator_channels=8",
                   "--arith-set", "model.discriminator_channels=8", "--arith-trials", "1", "--arith-sources", "invert",

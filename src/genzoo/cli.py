@@ -16,6 +16,7 @@
     genzoo translate RUN_DIR             image-to-image: input, baseline, k outputs, target (--from-test N.. or --input FILE..)
     genzoo eval RUN_DIR                  likelihood (nats, bits/dim), FID/KID/precision-recall, speed, sharpness
     genzoo features train --data NAME    train and cache the feature classifier behind FID/KID/P&R
+    genzoo explore RUN_DIR...            the runs as a live page in the browser: sliders, paths, arithmetic, drawing, the GAN game
     genzoo report RUN_DIR... --out DIR   runs side by side: metric and properties tables, samples, family figures, curves
     genzoo demo                          one small model per family on real data: metrics and a report
 
@@ -223,6 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--threads", type=int, help="torch CPU threads (default: torch's; 1 is often fastest on a busy 2-core machine)")
     demo.add_argument("--data-dir")
     demo.add_argument("--device")
+
+    from genzoo.explore.server.command import add_explore_command  # torch-free: --help stays fast
+
+    add_explore_command(commands)
     return parser
 
 
@@ -832,6 +837,12 @@ class _ScoreProgress:
             self.bar.close()
 
 
+def command_explore(args: argparse.Namespace) -> int:
+    from genzoo.explore.server.command import run_explore
+
+    return run_explore(args)
+
+
 def command_eval(args: argparse.Namespace) -> int:
     from genzoo.metrics.evaluate import evaluate_run, summary_lines, write_metrics_json
     from genzoo.train import find_checkpoint
@@ -887,6 +898,7 @@ def command_report(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
+    "explore": command_explore,
     "report": command_report,
     "eval": command_eval,
     "features": command_features,
