@@ -22,6 +22,7 @@ import torch
 from genzoo.report.properties import number
 
 FIGURE_INPUTS = 6  # test images in rows
+FIGURE_WIDTH_PX = 960  # the cells' width: the report's column (the page scales it down where narrower)
 AUTOREGRESSIVE_SAMPLES = 3  # outputs drawn per input for a model with an exact likelihood (its diversity)
 TASK_TITLES = {"superres": "super-resolution", "colorize": "colorization", "edges": "sketch (edges) -> image", "paired": "paired translation"}
 
@@ -74,8 +75,9 @@ def _section(runs: list[ApplicationRun], path: Path, *, seed: int, data_dir: str
 def _note(runs: list[ApplicationRun]) -> str:
     sections = [run.result["translation"] for run in runs if run.result and run.result.get("translation")]
     missing = [f"`genzoo eval {run.run_dir}`" for run in runs if not (run.result and run.result.get("translation"))]
-    counts = sorted({(s["test_images"], s["samples_per_input"]) for s in sections})
-    measured = "; ".join(f"N={n} test images, k={k} outputs per input" for n, k in counts)
+    images = " or ".join(str(n) for n in sorted({s["test_images"] for s in sections}))
+    outputs = " or ".join(str(k) for k in sorted({s["samples_per_input"] for s in sections}))
+    measured = f"N={images} test images, k={outputs} outputs per input (k=1: a deterministic model)" if sections else ""
     parts = [
         "PSNR/SSIM: fidelity to the target (one sample; 'mean of k' scores the average of an input's k outputs, "
         "which a regression to the mean approximates); consistency: the output's own condition against the input; "
@@ -152,15 +154,22 @@ def application_figure(runs: list[ApplicationRun], path: Path, *, seed: int = 0,
     for run in runs:
         outputs = _outputs(run.model, condition, seed)  # (B, k, C, H, W)
         columns += list(outputs.unbind(dim=1))
-        labels += [run.model.name] if outputs.shape[1] == 1 else [f"{run.model.name} {i}" for i in range(1, outputs.shape[1] + 1)]
+        name = run.model.name.replace("-", "-\n")  # narrower labels, a larger font
+        labels += [name] if outputs.shape[1] == 1 else [f"{name}\nsample {i}" for i in range(1, outputs.shape[1] + 1)]
     columns.append(target)
     labels.append("target")
     cells = to_display(torch.stack([c.cpu().to(target.dtype) for c in columns], dim=1).flatten(0, 1), first.model.data_format)
-    figure = save_labelled_grid(cells, path, nrow=len(labels), column_labels=labels, row_labels=[f"test {i}" for i in range(FIGURE_INPUTS)])
+    figure = save_labelled_grid(cells, path, nrow=len(labels), column_labels=labels, row_labels=[f"test {i}" for i in range(FIGURE_INPUTS)],
+                                scale=_scale(first.model.target_shape, len(labels)))
     caption = (f"The same {FIGURE_INPUTS} test images through every model: input, "
                + (f"the {task.baseline_name} baseline, " if task.baseline_name else "")
                + f"each model's outputs ({AUTOREGRESSIVE_SAMPLES} samples of a model with a likelihood), target")
     return figure, caption
+
+
+def _scale(target_shape: tuple[int, int, int], columns: int) -> int:
+    """Cell enlargement filling about FIGURE_WIDTH_PX with `columns` cells, at least 2."""
+    return max(2, FIGURE_WIDTH_PX // (columns * target_shape[2]))
 
 
 def _outputs(model: Any, condition: torch.Tensor, seed: int) -> torch.Tensor:
