@@ -236,27 +236,21 @@ def command_train(args: argparse.Namespace) -> int:
     from genzoo.config import parse_overrides
     from genzoo.presets import resolve_preset
     from genzoo.errors import ConfigError
-    from genzoo.runs import RunDir
     from genzoo.train import train
-    from genzoo.train.config import resolve_run_config, run_config_from_dict
-    from genzoo.config import load_yaml
+    from genzoo.train.config import resolve_run_config
+    from genzoo.train.resume import resume_config
 
     if args.resume and args.model and not args.out and Path(args.model).is_dir():
         args.out, args.model = args.model, None
     if args.resume:
         if not args.out:
             raise ConfigError("--resume needs the run directory: genzoo train --resume --out RUN_DIR")
-        config_path = RunDir(args.out).config
-        if not config_path.exists():
-            raise ConfigError(f"cannot resume: {config_path} not found; start a new run without --resume")
-        saved = run_config_from_dict(load_yaml(str(config_path))).to_dict()
-        overrides = parse_overrides(args.overrides)
         flags = _train_flags(args)
         if args.data:  # checked against the saved dataset like every other setting
             flags.setdefault("data", {})["name"] = args.data
         if args.config or args.budget != "paper":
             raise ConfigError("--resume continues the run's saved config.yaml: drop --config/--budget (change what may change with --set)")
-        config = resolve_run_config(base=saved, overrides=overrides, flags=flags)
+        config = resume_config(args.out, parse_overrides(args.overrides), flags)
         if args.model and args.model != config.model:
             raise ConfigError(f"--resume: run {args.out} trains {config.model!r}, not {args.model!r}")
         run_dir = Path(args.out)

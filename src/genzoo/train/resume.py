@@ -11,11 +11,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from genzoo.config import load_yaml
 from genzoo.errors import CheckpointError, ConfigError
 from genzoo.runs import RunDir
-from genzoo.train.config import RunConfig, run_config_from_dict
+from genzoo.train.config import RunConfig, resolve_run_config, run_config_from_dict
 from genzoo.train.run import resolve_preprocess
 
 # TrainConfig / DataConfig fields a resumed run may change: bookkeeping, hardware, and the
@@ -30,20 +29,23 @@ RESUMABLE_CHANGES = {
 }
 
 
-def resume_config(run_dir: str | os.PathLike[str], changes: dict[str, Any] | None = None) -> RunConfig:
-    """The saved RUN_DIR/config.yaml with `changes` (YAML layout, e.g. {"train": {"steps": 4000}}) on top."""
-    from genzoo.config import deep_merge
+def resume_config(run_dir: str | os.PathLike[str], changes: dict[str, Any] | None = None, flags: dict[str, Any] | None = None) -> RunConfig:
+    """The saved RUN_DIR/config.yaml with the user's changes on top, each layer checked like a new run's.
 
+    changes: `--set` overrides, then flags: the CLI's flags, both in the YAML layout (e.g. {"train": {"steps": 4000}}).
+    A new run length replaces the old one, whichever of steps / epochs each names.
+    """
     saved = read_saved_config(Path(run_dir)).to_dict()
-    if changes:
-        train_changes = changes.get("train") or {}
-        # A new length replaces the old one, whichever of steps/epochs each names.
-        if "steps" in train_changes and "epochs" not in train_changes:
-            saved["train"]["epochs"] = None
-        if "epochs" in train_changes and "steps" not in train_changes:
-            saved["train"]["steps"] = None
-        saved = deep_merge(saved, changes)
-    return run_config_from_dict(saved)
+    for layer in (changes, flags):
+        _replace_length(saved, (layer or {}).get("train") or {})
+    return resolve_run_config(base=saved, overrides=changes, flags=flags)
+
+
+def _replace_length(saved: dict[str, Any], train_changes: dict[str, Any]) -> None:
+    if "steps" in train_changes and "epochs" not in train_changes:
+        saved["train"]["epochs"] = None
+    if "epochs" in train_changes and "steps" not in train_changes:
+        saved["train"]["steps"] = None
 
 
 def read_saved_config(run_dir: Path) -> RunConfig:
@@ -52,8 +54,7 @@ def read_saved_config(run_dir: Path) -> RunConfig:
     if not path.is_file():
         what = ", ".join(sorted(p.name for p in run_dir.iterdir())) if run_dir.is_dir() else "it does not exist"
         raise CheckpointError(f"cannot resume {run_dir}: no config.yaml there ({what or 'empty'}); start a new run instead")
-    with open(path, encoding="utf-8") as handle:
-        return run_config_from_dict(yaml.safe_load(handle) or {})
+    return run_config_from_dict(load_yaml(str(path)))
 
 
 def check_resume_changes(saved: RunConfig, given: RunConfig) -> None:
