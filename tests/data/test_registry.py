@@ -30,14 +30,21 @@ def test_unknown_name_split_and_option():
         load_dataset("mnsit")
     with pytest.raises(ConfigError, match="unknown shapes split 'valid': choose one of test, train"):
         load_dataset("shapes", "valid", n_train=10)
-    with pytest.raises(ConfigError, match="unknown option 'size' for dataset mnist: it takes no options"):
-        dataset_info("mnist", size=32)
+    with pytest.raises(ConfigError, match="unknown option 'sise' for dataset mnist: choose one of size"):
+        dataset_info("mnist", sise=32)
     with pytest.raises(ConfigError, match="unknown option 'pth' for dataset folder: choose one of .*path"):
         dataset_info("folder", pth="x")
 
 
-def test_register_a_custom_dataset(monkeypatch):
-    monkeypatch.setattr("genzoo.data.registry.DATASET_REGISTRY", dict(DATASET_REGISTRY))
+@pytest.fixture
+def registry_restored():
+    saved = dict(DATASET_REGISTRY)
+    yield
+    DATASET_REGISTRY.clear()
+    DATASET_REGISTRY.update(saved)
+
+
+def test_register_a_custom_dataset(registry_restored):
 
     @dataclass(frozen=True)
     class Options:

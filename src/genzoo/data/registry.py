@@ -8,13 +8,13 @@ checked by `genzoo.config.build_dataclass` (unknown option -> ConfigError listin
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from genzoo.config import build_dataclass
 from genzoo.data.dataset import DatasetInfo, ImageDataset, StreamingImageDataset
 from genzoo.data.locate import DatasetLocation
+from genzoo.registry import Registry
 from genzoo.errors import ConfigError, unknown_choice
 
 
@@ -42,33 +42,17 @@ class DatasetSource:
         raise NotImplementedError
 
 
-SourceT = TypeVar("SourceT", bound=type[DatasetSource])
-
-DATASET_REGISTRY: dict[str, type[DatasetSource]] = {}
-
-
-def register_dataset(name: str) -> Callable[[SourceT], SourceT]:
-    """Class decorator: `@register_dataset("mnist")` makes a `DatasetSource` loadable by name."""
-
-    def decorate(cls: SourceT) -> SourceT:
-        if name in DATASET_REGISTRY and DATASET_REGISTRY[name] is not cls:
-            raise ValueError(f"dataset name {name!r} registered twice")
-        cls.name = name
-        DATASET_REGISTRY[name] = cls
-        return cls
-
-    return decorate
+DATASET_REGISTRY = Registry("dataset")
+register_dataset = DATASET_REGISTRY.register  # class decorator: `@register_dataset("mnist")` on a DatasetSource
 
 
 def list_datasets() -> list[str]:
-    return sorted(DATASET_REGISTRY)
+    return DATASET_REGISTRY.names()
 
 
 def dataset_source(name: str, **options: Any) -> DatasetSource:
     """The registered source `name` with its options checked."""
-    if name not in DATASET_REGISTRY:
-        raise unknown_choice("dataset", name, DATASET_REGISTRY)
-    cls = DATASET_REGISTRY[name]
+    cls = DATASET_REGISTRY.lookup(name)
     if options and not dataclasses.fields(cls.options_class):
         raise ConfigError(f"unknown option {sorted(options)[0]!r} for dataset {name}: it takes no options")
     return cls(build_dataclass(cls.options_class, options, section=f"dataset {name}"))

@@ -2,40 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
 from genzoo.config import build_dataclass
 from genzoo.data.format import DataFormat
-from genzoo.errors import ConfigError, unknown_choice
+from genzoo.errors import ConfigError
 from genzoo.models.base import GenerativeModel
+from genzoo.registry import Registry
 
-ModelT = TypeVar("ModelT", bound=type[GenerativeModel])
-
-MODEL_REGISTRY: dict[str, type[GenerativeModel]] = {}
-
-
-def register_model(name: str) -> Callable[[ModelT], ModelT]:
-    """Class decorator: `@register_model("pixelcnn")` makes the model buildable by name."""
-
-    def decorate(cls: ModelT) -> ModelT:
-        if name in MODEL_REGISTRY and MODEL_REGISTRY[name] is not cls:
-            raise ValueError(f"model name {name!r} registered twice")
-        cls.name = name
-        MODEL_REGISTRY[name] = cls
-        return cls
-
-    return decorate
+MODEL_REGISTRY = Registry("model")
+register_model = MODEL_REGISTRY.register  # class decorator: `@register_model("pixelcnn")` makes the model buildable by name
 
 
 def model_class(name: str) -> type[GenerativeModel]:
-    if name not in MODEL_REGISTRY:
-        raise unknown_choice("model", name, MODEL_REGISTRY)
-    return MODEL_REGISTRY[name]
+    return MODEL_REGISTRY.lookup(name)
 
 
 def list_models() -> list[str]:
-    return sorted(MODEL_REGISTRY)
+    return MODEL_REGISTRY.names()
 
 
 def build_model_from_format(name: str, data_format: DataFormat, options: Mapping[str, Any] | None = None) -> GenerativeModel:
