@@ -32,6 +32,8 @@ def test_unknown_name_split_and_option():
         load_dataset("shapes", "valid", n_train=10)
     with pytest.raises(ConfigError, match="unknown option 'sise' for dataset mnist: choose one of size"):
         dataset_info("mnist", sise=32)
+    with pytest.raises(ConfigError, match="unknown option 'size' for dataset cifar10: it takes no options"):
+        dataset_info("cifar10", size=32)
     with pytest.raises(ConfigError, match="unknown option 'pth' for dataset folder: choose one of .*path"):
         dataset_info("folder", pth="x")
 
