@@ -50,6 +50,16 @@ class DataFormat:
         c, h, w = self.image_shape
         return c * h * w
 
+    def to_scaled(self, x: Any) -> Any:
+        """Values in value_range -> [-1, 1], the scale networks read and write (affine, differentiable)."""
+        low, high = self.value_range
+        return (x - low) * (2.0 / (high - low)) - 1.0
+
+    def from_scaled(self, scaled: Any) -> Any:
+        """[-1, 1] -> values in value_range (the inverse of `to_scaled`)."""
+        low, high = self.value_range
+        return low + (scaled + 1.0) * ((high - low) / 2.0)
+
     def to_dict(self) -> dict[str, Any]:
         return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in dataclasses.fields(self)}
 

@@ -134,12 +134,10 @@ class AutoregressiveModel(GenerativeModel):
     # ---- values -------------------------------------------------------------------------
     def to_scaled(self, x: torch.Tensor) -> torch.Tensor:
         """Value space -> [-1, 1] (differentiable, so causality can be tested by gradients)."""
-        low, high = self.data_format.value_range
-        return (x - low) * (2.0 / (high - low)) - 1.0
+        return self.data_format.to_scaled(x)
 
     def from_scaled(self, scaled: torch.Tensor) -> torch.Tensor:
-        low, high = self.data_format.value_range
-        return low + (scaled + 1.0) * ((high - low) / 2.0)
+        return self.data_format.from_scaled(scaled)
 
     def _labels(self, labels: torch.Tensor | None, batch: int, *, sampling: bool) -> torch.Tensor | None:
         """Class labels (B,) the network is conditioned on; None for unconditional models (labels ignored)."""

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import base64
 import io
+import threading
+import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -74,3 +78,24 @@ def png_file(size: tuple[int, int], mode: str = "RGB", colour: object = (200, 30
     buffer = io.BytesIO()
     Image.new(mode, size, colour).save(buffer, format=fmt)
     return buffer.getvalue()
+
+
+@contextmanager
+def live_server(app) -> Iterator[str]:
+    """`app` served by uvicorn on a free 127.0.0.1 port in a daemon thread; yields its address, stops it after."""
+    import uvicorn
+
+    from genzoo.explore.server.command import bind
+
+    listener = bind("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -5,14 +5,12 @@ request). Latency figures under load are benchmarks/explore_latency.py's (docs/b
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 
 import httpx
 import numpy as np
 import pytest
 import torch
-from conftest import pixels_of
+from conftest import live_server, pixels_of
 
 from genzoo.explore.sampling import to_display
 
@@ -21,22 +19,11 @@ REQUESTS = 300
 
 @pytest.fixture(scope="module")
 def server(explore_runs):
-    import uvicorn
-
     from genzoo.explore.server.app import create_app
-    from genzoo.explore.server.command import bind
 
     app = create_app([explore_runs["vae"], explore_runs["dcgan"]], log=lambda line: None)
-    listener = bind("127.0.0.1", 0)
-    uvicorn_server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=uvicorn_server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uvicorn_server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield app, f"http://127.0.0.1:{listener.getsockname()[1]}"
-    uvicorn_server.should_exit = True
-    thread.join(timeout=10)
+    with live_server(app) as address:
+        yield app, address
 
 
 async def burst(address: str, run: int, codes: np.ndarray) -> list[httpx.Response | Exception]:

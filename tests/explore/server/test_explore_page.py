@@ -7,10 +7,8 @@ Skipped, with the reason, where Playwright or a Chromium binary is missing (test
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
+from conftest import live_server
 from report.chromium_page import find_chromium, why_unavailable
 
 UNAVAILABLE = why_unavailable()
@@ -20,23 +18,11 @@ EXPECTED_CONSOLE = "Failed to load resource: the server responded with a status 
 
 @pytest.fixture(scope="module")
 def address(explore_runs):
-    import uvicorn
-
     from genzoo.explore.server.app import create_app
 
     app = create_app([explore_runs[name] for name in ("vae", "dcgan", "pixelcnn")], log=lambda line: None)
-    from genzoo.explore.server.command import bind
-
-    listener = bind("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with live_server(app) as served:
+        yield f"{served}/"
 
 
 @pytest.fixture(scope="module")

@@ -65,12 +65,10 @@ class UNetTranslator(TranslationModel):
 
     def to_scaled(self, x: torch.Tensor) -> torch.Tensor:
         """Value space -> [-1, 1], the scale the networks read and write."""
-        low, high = self.data_format.value_range
-        return (x - low) * (2.0 / (high - low)) - 1.0
+        return self.data_format.to_scaled(x)
 
     def from_scaled(self, scaled: torch.Tensor) -> torch.Tensor:
-        low, high = self.data_format.value_range
-        return low + (scaled + 1.0) * ((high - low) / 2.0)
+        return self.data_format.from_scaled(scaled)
 
     def generate(self, condition: torch.Tensor) -> torch.Tensor:
         """condition (B, Cc, Hc, Wc) in value space -> output (B, C, H, W) on the [-1, 1] scale (tanh)."""
