@@ -187,5 +187,8 @@ def translation_figure(
 
 def translation_title(model: Any, step: int, temperature: float) -> str:
     """The figure's title: model, step, task, and the temperature where outputs are drawn."""
-    drawn = f", temperature {temperature:g}" if model.stochastic else " (deterministic)"
+    if model.capabilities.exact_likelihood:  # the sampler's temperature; the other models ignore it
+        drawn = f", temperature {temperature:g}"
+    else:
+        drawn = ", outputs vary by the model's noise" if model.stochastic else " (deterministic)"
     return f"{model.name} (step {step}), task {model.task.spec}{drawn}"
