@@ -15,20 +15,12 @@ from PIL import UnidentifiedImageError
 from genzoo.errors import ConfigError, DataError
 
 
-def _checkpoint_dataset(info) -> tuple[str, dict, str | None]:
-    data = info.run_config.data
-    return data.name, dict(data.options), data.data_dir
-
-
 def test_images(info, indices: Sequence[int], *, data_dir: str | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Test-split images `indices` of the run's dataset, preprocessed: ((B, C, H, W), labels (B,) or None)."""
-    from genzoo.data import load_dataset
-    from genzoo.data.dataset import keep_classes
+    from genzoo.train.run import load_test_split
 
-    name, options, saved_dir = _checkpoint_dataset(info)
-    dataset = load_dataset(name, "test", data_dir=data_dir or saved_dir, download=False, progress=False, **options)
-    if info.run_config.data.classes:  # the run's own test split: its classes only, as in training
-        dataset = keep_classes(dataset, tuple(info.run_config.data.classes))
+    name = info.run_config.data.name
+    dataset = load_test_split(info.run_config.data, data_dir=data_dir, download=False)  # its classes only, as in training
     bad = [i for i in indices if not 0 <= i < len(dataset)]
     if bad:
         raise ConfigError(f"test image index {bad[0]} out of range: {name} has {len(dataset)} test images (0..{len(dataset) - 1})")

@@ -49,9 +49,9 @@ class TranslationFigure:
 # ---- inputs ----------------------------------------------------------------------------------------
 def pairs_of_test_images(info: Any, task: Task, indices: Sequence[int], *, data_dir: str | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Test images `indices` of the run (its test split filtered by data.classes), preprocessed and split: condition, target."""
-    from genzoo.metrics.translation import run_test_split
+    from genzoo.train.run import load_test_split
 
-    dataset = run_test_split(info, data_dir=data_dir)
+    dataset = load_test_split(info.run_config.data, data_dir=data_dir)
     bad = [index for index in indices if not 0 <= index < len(dataset)]
     if bad:
         raise ConfigError(f"test image index {bad[0]} out of range: the run's test split has {len(dataset)} images (0..{len(dataset) - 1})")

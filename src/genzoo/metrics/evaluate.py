@@ -213,9 +213,9 @@ def evaluate_run(
     inception_weights: pytorch-fid's Inception-v3 weights file: use the FID Inception network instead;
     samples_per_input: outputs drawn per test image by an image-to-image model (1 for a deterministic one).
     """
-    from genzoo.data import load_dataset
     from genzoo.train import load_model
     from genzoo.train.device import resolve_device
+    from genzoo.train.run import load_test_split
 
     metrics = tuple(dict.fromkeys(metrics))
     for name in metrics:
@@ -254,7 +254,7 @@ def evaluate_run(
         return _json_ready(result)
     test_set = None
     if "likelihood" in metrics or "sharpness" in metrics or any(name in metrics for name in SAMPLE_QUALITY_METRICS):
-        test_set = load_dataset(data.name, "test", data_dir=data.data_dir, download=data.download, progress=progress, **dataset_options)
+        test_set = load_test_split(data, progress=progress)  # data.classes as in training
 
     if "likelihood" in metrics:
         assert test_set is not None
@@ -312,9 +312,10 @@ def _translation_sections(
 ) -> None:
     """result["translation"] (`genzoo.metrics.translation` on at most `num_images` test images, the baseline beside the model)
     and the speed section, for an image-to-image model. Realism needs a sample-quality metric, the conditional NLL "likelihood"."""
-    from genzoo.metrics.translation import evaluate_translation, realism_skip_reason, run_test_split
+    from genzoo.metrics.translation import evaluate_translation, realism_skip_reason
+    from genzoo.train.run import load_test_split
 
-    test_set = run_test_split(info, progress=progress)
+    test_set = load_test_split(info.run_config.data, progress=progress)
     extractor, description = None, None
     note = "realism skipped: no sample-quality metric (fid, kid, pr, classifier_score, recognised) asked for"
     if any(name in metrics for name in SAMPLE_QUALITY_METRICS):
@@ -545,14 +546,13 @@ POINT_DATA_REASON = "skipped: toy2d samples are 2-D points, not images"
 # ---- latent usage: active units and KL per dimension (genzoo.metrics.latent_usage) ------------
 def _latent_usage(model: Any, info: Any, test_set: Any, *, test_images: int | None, batch_size: int, seed: int, progress: bool) -> dict[str, Any]:
     """Active units and KL per latent dimension over the first `test_images` test images (default all); encoder models only."""
-    from genzoo.data import load_dataset
     from genzoo.metrics.latent_usage import latent_usage_metrics
+    from genzoo.train.run import load_test_split
 
     if not model.capabilities.encoder:
         return {"available": False, "reason": f"model {model.name} has no encoder"}
     if test_set is None:
-        data = info.run_config.data
-        test_set = load_dataset(data.name, "test", data_dir=data.data_dir, download=data.download, progress=progress, **dict(data.options))
+        test_set = load_test_split(info.run_config.data, progress=progress)
     count = len(test_set) if test_images is None else min(test_images, len(test_set))
     labels = None if test_set.labels is None else test_set.labels[:count]
     return latent_usage_metrics(model, info, test_set.images[:count], labels, batch_size=batch_size, seed=seed)

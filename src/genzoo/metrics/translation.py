@@ -292,16 +292,6 @@ class _Tally:
 
 
 # ---- the test pairs ----------------------------------------------------------------------------------
-def run_test_split(info: Any, *, data_dir: str | None = None, progress: bool = False) -> Any:
-    """The run's test split as build_run filters it (data.classes), uint8 in memory."""
-    from genzoo.data import load_dataset
-    from genzoo.data.dataset import keep_classes
-
-    data = info.run_config.data
-    dataset = load_dataset(data.name, "test", data_dir=data_dir or data.data_dir, download=data.download, progress=progress, **dict(data.options))
-    return keep_classes(dataset, tuple(data.classes)) if data.classes else dataset
-
-
 def preprocessed_batches(images: torch.Tensor, preprocessor: Any, *, batch_size: int, seed: int, device: torch.device) -> Iterator[torch.Tensor]:
     """uint8 images (N, C, H, W) -> preprocessed batches (B, C, H, W) on `device`, the random steps seeded: the same batches on every call."""
     generator = torch.Generator(device="cpu").manual_seed(seed)
