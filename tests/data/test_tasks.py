@@ -157,3 +157,10 @@ def test_classes_filter_the_splits_of_a_run():
     config = RunConfig("ae", data=DataConfig(name="shapes", options={"n_train": 64, "n_test": 32, "size": 28}, classes=(1,)))
     run = build_run(config, progress=False)
     assert run.train_set.labels.unique().tolist() == [1] and run.test_set.labels.unique().tolist() == [1]
+
+
+def test_the_test_split_of_a_run_keeps_its_classes():
+    from genzoo.train.run import load_test_split
+
+    split = load_test_split(DataConfig(name="shapes", options={"n_train": 8, "n_test": 64, "size": 28}, classes=(2, 3)))
+    assert set(split.labels.unique().tolist()) == {2, 3}
