@@ -838,7 +838,7 @@ def command_explore(args: argparse.Namespace) -> int:
 
 
 def command_eval(args: argparse.Namespace) -> int:
-    from genzoo.metrics.evaluate import evaluate_run, summary_lines, write_metrics_json
+    from genzoo.metrics.evaluate import EvaluationSettings, evaluate_run, summary_lines, write_metrics_json
     from genzoo.train import find_checkpoint
 
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
@@ -848,12 +848,12 @@ def command_eval(args: argparse.Namespace) -> int:
 
         extractor = FeatureExtractor.load(args.features)
         print(f"genzoo: feature classifier: {extractor.identifier} from {args.features}", file=sys.stderr)
-    result = evaluate_run(
-        args.path, metrics=metrics, num_samples=args.num_samples, iwae_k=args.iwae_k, test_images=args.test_images,
-        batch_size=args.batch_size, device=args.device, seed=args.seed, which=args.which, feature_extractor=extractor,
-        inception_weights=args.inception_weights, cache=not args.no_cache, progress=not args.no_progress,
-        samples_per_input=args.samples_per_input,
+    settings = EvaluationSettings(
+        metrics=metrics, num_samples=args.num_samples, iwae_k=args.iwae_k, test_images=args.test_images, batch_size=args.batch_size,
+        device=args.device, seed=args.seed, which=args.which, inception_weights=args.inception_weights, cache=not args.no_cache,
+        progress=not args.no_progress, samples_per_input=args.samples_per_input,
     )
+    result = evaluate_run(args.path, settings, feature_extractor=extractor)
     for line in result.get("summary") or summary_lines(result):
         print(line)
     out = Path(args.out) if args.out else _run_dir_of(find_checkpoint(args.path, args.which)).evaluation

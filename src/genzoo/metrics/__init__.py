@@ -10,7 +10,7 @@
     evaluate_run(run_dir)                           likelihood, sample quality and speed of a trained run
 """
 
-from genzoo.metrics.evaluate import METRICS, evaluate_run, write_metrics_json
+from genzoo.metrics.evaluate import METRICS, EvaluationSettings, evaluate_run, write_metrics_json
 from genzoo.metrics.features import (
     FeatureExtractor,
     FeatureExtractorError,
@@ -43,6 +43,7 @@ __all__ = [
     "ReferenceStatistics",
     "choose_feature_extractor",
     "classifier_score",
+    "EvaluationSettings",
     "evaluate_run",
     "fid",
     "fid_from_features",

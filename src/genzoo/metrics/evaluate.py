@@ -54,6 +54,7 @@ import os
 import statistics
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -180,30 +181,41 @@ def training_throughput(run_dir: Path) -> dict[str, Any]:
 
 
 # ---- the run ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """What `evaluate_run` measures and on how much data (the fields of `genzoo eval`'s options)."""
+
+    metrics: Sequence[str] = METRICS
+    num_samples: int = 10_000
+    reference_images: int | None = None
+    iwae_k: int = 5000
+    test_images: int | None = None
+    batch_size: int = 256
+    device: str = "auto"
+    seed: int = 0
+    which: str = "best"
+    announce: bool = True
+    inception_weights: str | os.PathLike[str] | None = None
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    pr_k: int = 3
+    classifier_score_splits: int = 10
+    cache: bool = True
+    progress: bool = True
+    samples_per_input: int = 4
+
+
 def evaluate_run(
     path: str | os.PathLike[str],
+    settings: EvaluationSettings | None = None,
     *,
-    metrics: Sequence[str] = METRICS,
-    num_samples: int = 10_000,
-    reference_images: int | None = None,
-    iwae_k: int = 5000,
-    test_images: int | None = None,
-    batch_size: int = 256,
-    device: str = "auto",
-    seed: int = 0,
-    which: str = "best",
     feature_extractor: Any = None,
-    announce: bool = True,
-    inception_weights: str | os.PathLike[str] | None = None,
-    kid_subsets: int = 100,
-    kid_subset_size: int = 1000,
-    pr_k: int = 3,
-    classifier_score_splits: int = 10,
-    cache: bool = True,
-    progress: bool = True,
-    samples_per_input: int = 4,
+    **options: Any,
 ) -> dict[str, Any]:
     """Evaluate the run directory or checkpoint `path`; a JSON-serialisable dict (see module docstring).
+
+    settings: what to measure and on how much (`EvaluationSettings`); `options` replace some of its fields,
+    e.g. `evaluate_run(run, metrics=("likelihood",), test_images=1000)`;
 
     reference_images: test images for sample quality (default: num_samples, capped at the split);
     test_images: test images for the likelihood and latent usage (default: the whole split), and for the
@@ -217,18 +229,20 @@ def evaluate_run(
     from genzoo.train.device import resolve_device
     from genzoo.train.run import load_test_split
 
-    metrics = tuple(dict.fromkeys(metrics))
+    settings = replace(settings or EvaluationSettings(), **options)
+
+    metrics = tuple(dict.fromkeys(settings.metrics))
     for name in metrics:
         if name not in METRICS + POINT_METRICS:
             raise unknown_choice("metric", name, METRICS + POINT_METRICS)
-    if num_samples < 2:
-        raise ConfigError(f"the number of samples must be >= 2, got {num_samples}")
-    target = resolve_device(device)
-    if inception_weights is not None and feature_extractor is None:
+    if settings.num_samples < 2:
+        raise ConfigError(f"the number of samples must be >= 2, got {settings.num_samples}")
+    target = resolve_device(settings.device)
+    if settings.inception_weights is not None and feature_extractor is None:
         from genzoo.metrics.inception import load_inception_extractor
 
-        feature_extractor = load_inception_extractor(inception_weights, device=target)
-    model, info = load_model(path, which=which, device=target)  # type: ignore[arg-type]
+        feature_extractor = load_inception_extractor(settings.inception_weights, device=target)
+    model, info = load_model(path, which=settings.which, device=target)  # type: ignore[arg-type]
     run_dir = Path(path) if Path(path).is_dir() else RunDir.of_checkpoint(info.path).root
     data = info.run_config.data
     dataset_options = dict(data.options)
@@ -239,29 +253,29 @@ def evaluate_run(
         "step": info.step,
         "capabilities": model.capabilities.names(),
         "dataset": {"name": data.name, "options": dataset_options, "preprocess": list(info.preprocess), "image_shape": list(model.data_format.image_shape)},
-        "seed": seed,
+        "seed": settings.seed,
         "device": str(model.device),
         "metrics": list(metrics),
     }
     metrics = _choose_point_metrics(result, metrics)  # toy2d: modes instead of image metrics
     if model.capabilities.image_to_image:  # an output needs an input: the translation yardstick replaces the sample metrics
         _translation_sections(
-            result, model, info, run_dir, metrics, samples_per_input=samples_per_input, num_images=num_samples if test_images is None else test_images,
-            batch_size=batch_size, seed=seed, feature_extractor=feature_extractor, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size,
-            progress=progress, device=target, announce=announce,
+            result, model, info, run_dir, metrics, samples_per_input=settings.samples_per_input, num_images=settings.num_samples if settings.test_images is None else settings.test_images,
+            batch_size=settings.batch_size, seed=settings.seed, feature_extractor=feature_extractor, kid_subsets=settings.kid_subsets, kid_subset_size=settings.kid_subset_size,
+            progress=settings.progress, device=target, announce=settings.announce,
         )
         result["summary"] = summary_lines(result)
         return _json_ready(result)
     test_set = None
     if "likelihood" in metrics or "sharpness" in metrics or any(name in metrics for name in SAMPLE_QUALITY_METRICS):
-        test_set = load_test_split(data, progress=progress)  # data.classes as in training
+        test_set = load_test_split(data, progress=settings.progress)  # data.classes as in training
 
     if "likelihood" in metrics:
         assert test_set is not None
-        count = len(test_set) if test_images is None else min(test_images, len(test_set))
+        count = len(test_set) if settings.test_images is None else min(settings.test_images, len(test_set))
         labels = None if test_set.labels is None else test_set.labels[:count]
         result["likelihood"] = likelihood_metrics(
-            model, info, test_set.images[:count], labels, iwae_k=iwae_k, batch_size=batch_size, seed=seed, progress=progress,
+            model, info, test_set.images[:count], labels, iwae_k=settings.iwae_k, batch_size=settings.batch_size, seed=settings.seed, progress=settings.progress,
         )
 
     sampling_seconds_per_image = None
@@ -270,20 +284,20 @@ def evaluate_run(
     wanted = [name for name in SAMPLE_QUALITY_METRICS if name in metrics]
     if wanted:
         result["sample_quality"] = _sample_quality(
-            model, info, test_set, wanted, num_samples=num_samples, reference_images=reference_images, batch_size=batch_size,
-            seed=seed, feature_extractor=feature_extractor, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, pr_k=pr_k,
-            splits=classifier_score_splits, cache=cache, progress=progress, device=target, announce=announce,
+            model, info, test_set, wanted, num_samples=settings.num_samples, reference_images=settings.reference_images, batch_size=settings.batch_size,
+            seed=settings.seed, feature_extractor=feature_extractor, kid_subsets=settings.kid_subsets, kid_subset_size=settings.kid_subset_size, pr_k=settings.pr_k,
+            splits=settings.classifier_score_splits, cache=settings.cache, progress=settings.progress, device=target, announce=settings.announce,
         )
         sampling_seconds_per_image = result["sample_quality"].pop("_seconds_per_image", None)
         samples = result["sample_quality"].pop("_samples", None)
-        sampled = num_samples
+        sampled = settings.num_samples
 
     if "speed" in metrics:
-        speed: dict[str, Any] = {"device": str(model.device), "sampling_batch_size": batch_size}
+        speed: dict[str, Any] = {"device": str(model.device), "sampling_batch_size": settings.batch_size}
         if sampling_seconds_per_image is None:
-            sampled = min(num_samples, batch_size)
+            sampled = min(settings.num_samples, settings.batch_size)
             try:
-                samples, seconds = sample_with_timing(model, sampled, seed=seed, batch_size=batch_size, progress=False)
+                samples, seconds = sample_with_timing(model, sampled, seed=settings.seed, batch_size=settings.batch_size, progress=False)
                 sampling_seconds_per_image = seconds / sampled
             except NotImplementedError as error:
                 speed["sampling_note"] = str(error)
@@ -295,12 +309,12 @@ def evaluate_run(
 
     if "sharpness" in metrics:
         assert test_set is not None
-        result["sharpness"] = sharpness_metrics(model, info, test_set, samples, num_samples=min(num_samples, batch_size), batch_size=batch_size, seed=seed)
+        result["sharpness"] = sharpness_metrics(model, info, test_set, samples, num_samples=min(settings.num_samples, settings.batch_size), batch_size=settings.batch_size, seed=settings.seed)
     if "modes" in metrics:
-        result["modes"] = modes_metrics(model, result["dataset"], num_samples=num_samples, seed=seed)
+        result["modes"] = modes_metrics(model, result["dataset"], num_samples=settings.num_samples, seed=settings.seed)
         _state_modes_as_sample_quality(result)
     if "latent_usage" in metrics:
-        result["latent_usage"] = _latent_usage(model, info, test_set, test_images=test_images, batch_size=batch_size, seed=seed, progress=progress)
+        result["latent_usage"] = _latent_usage(model, info, test_set, test_images=settings.test_images, batch_size=settings.batch_size, seed=settings.seed, progress=settings.progress)
     result["summary"] = summary_lines(result)
     return _json_ready(result)
 
