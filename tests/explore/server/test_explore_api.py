@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import pixels_of
+from genzoo_testing.explore_server import pixels_of
 
 from genzoo.explore.sampling import to_display
 from genzoo.explore.traversal import latent_manifold

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import pixels_of
+from genzoo_testing.explore_server import pixels_of
 
 from genzoo.explore import arithmetic as arith
 from genzoo.explore.server import arithmetic_tool

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 import torch
-from conftest import pixels_of
+from genzoo_testing.explore_server import pixels_of
 
 from genzoo.explore.completion import keep_mask
 from genzoo.explore.sampling import to_display
@@ -93,7 +93,7 @@ def test_a_client_that_stops_watching_stops_the_sampler(client, monkeypatch):
 
 
 def test_a_class_conditional_model_draws_the_asked_class_and_completes_with_the_images_label(tmp_path):
-    from conftest import TestClient
+    from genzoo_testing.explore_server import TestClient
 
     from genzoo.explore.server.app import create_app
     from genzoo.train import train

@@ -10,7 +10,7 @@ import httpx
 import numpy as np
 import pytest
 import torch
-from conftest import live_server, pixels_of
+from genzoo_testing.explore_server import live_server, pixels_of
 
 from genzoo.explore.sampling import to_display
 

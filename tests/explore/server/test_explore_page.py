@@ -8,7 +8,7 @@ Skipped, with the reason, where Playwright or a Chromium binary is missing (test
 from __future__ import annotations
 
 import pytest
-from conftest import live_server
+from genzoo_testing.explore_server import live_server
 from report.chromium_page import find_chromium, why_unavailable
 
 UNAVAILABLE = why_unavailable()

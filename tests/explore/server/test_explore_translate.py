@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import pixels_of, png_file
+from genzoo_testing.explore_server import pixels_of, png_file
 from PIL import Image
 from torch import nn
 

@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 import pytest
-from conftest import pixels_of, png_file
+from genzoo_testing.explore_server import pixels_of, png_file
 from PIL import Image
 
 from genzoo.explore.server.images import UPLOAD_LIMIT_BYTES
