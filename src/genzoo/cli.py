@@ -335,6 +335,8 @@ def command_sample(args: argparse.Namespace) -> int:
     if args.n is not None and args.n < 1:
         raise ConfigError(f"-n must be >= 1, got {args.n}")
     model, info = load_model(args.path, which=args.which, device=args.device)
+    if model.capabilities.image_to_image:
+        raise ConfigError(f"{model.name} translates inputs, it draws nothing from nothing: use `genzoo translate {args.path} --from-test 0 1 2`")
     mixture = point_mixture(info.run_config.data.name, info.run_config.data.options)  # toy2d: points, drawn as a scatter
     args.n = args.n or (SCATTER_POINTS if mixture else 64)
     labels = None

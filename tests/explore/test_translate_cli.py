@@ -81,7 +81,7 @@ def test_input_files_are_converted_resized_with_a_note_and_drawn_without_a_targe
     assert np.array_equal(read_png(root / "mine.png"), expected_figure(root, condition, None, ["grey.png", "colour.png", "large.png"]))
 
 
-def test_an_unreadable_file_or_test_index_is_one_line_and_exit_2(regress_run):
+def test_an_unreadable_file_a_bad_test_index_or_sampling_is_one_line_and_exit_2(regress_run):
     root = regress_run
     (root / "garbage.png").write_bytes(b"this is not an image")
     bad = genzoo("translate", "run", "--input", "garbage.png", cwd=root, check=False)
@@ -90,6 +90,10 @@ def test_an_unreadable_file_or_test_index_is_one_line_and_exit_2(regress_run):
     outside = genzoo("translate", "run", "--from-test", "32", cwd=root, check=False)
     assert outside.returncode == 2
     assert outside.stderr.strip().splitlines() == ["genzoo: error: test image index 32 out of range: the run's test split has 32 images (0..31)"]
+    sampled = genzoo("sample", "run", cwd=root, check=False)
+    assert sampled.returncode == 2
+    assert sampled.stderr.strip().splitlines() == [
+        "genzoo: error: regress translates inputs, it draws nothing from nothing: use `genzoo translate run --from-test 0 1 2`"]
 
 
 def test_eval_prints_the_translation_yardstick_of_model_and_baseline(regress_run):
