@@ -95,3 +95,19 @@ def test_bad_options():
         dataset_info("shapes", size=30)
     with pytest.raises(ConfigError, match="unknown option 'colours' for dataset shapes"):
         load_dataset("shapes", colours=3)
+
+
+def test_isoluminant_palette_shares_lumas_within_hue_groups():
+    from genzoo.data.tasks import luma
+
+    shapes = load_dataset("shapes", "test", n_train=8, n_test=300, palette="isoluminant")
+    plain = load_dataset("shapes", "test", n_train=8, n_test=300)
+    assert torch.equal(shapes.attributes["colour"], plain.attributes["colour"]), "the same factors, other colours"
+    grey = luma(shapes.images.float() / 255)  # (N, 1, S, S)
+    brightest = grey.amax(dim=(1, 2, 3))  # (N,): the shape's luma, equal within a group up to float32 rounding
+    by_colour = {int(c): {round(v, 5) for v in brightest[shapes.attributes["colour"] == c].tolist()} for c in range(7)}
+    assert by_colour[0] == by_colour[1] == by_colour[2], "red, green and blue: one grey"
+    assert by_colour[3] == by_colour[4] == by_colour[5], "yellow, magenta and cyan: another"
+    assert len(by_colour[0] | by_colour[3] | by_colour[6]) == 3
+    with pytest.raises(ConfigError, match="palette=isoluminant colours RGB images: set channels=3"):
+        dataset_info("shapes", channels=1, palette="isoluminant")

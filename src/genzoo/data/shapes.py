@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -24,6 +25,11 @@ from genzoo.errors import ConfigError
 SHAPES = ("circle", "square", "triangle", "diamond", "cross")
 COLOURS = ("red", "green", "blue", "yellow", "magenta", "cyan", "white")
 RGB = ((255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (255, 0, 255), (0, 255, 255), (255, 255, 255))
+# palette=isoluminant: the same hues at two lumas, Y = 0.299 R + 0.587 G + 0.114 B = 81.006 for red, green and
+# blue and 171.994 for yellow, magenta and cyan (exactly: 299 R + 587 G + 114 B is equal), white apart: from the
+# grey image alone a red shape could as well be green or blue (the ambiguous case of colorization).
+RGB_ISOLUMINANT = ((217, 23, 23), (0, 138, 0), (72, 72, 151), (214, 184, 0), (253, 115, 253), (36, 230, 230), (255, 255, 255))
+PALETTES = {"primary": RGB, "isoluminant": RGB_ISOLUMINANT}
 # channels=1: evenly spaced grays, ordered by the colours' luminance (blue darkest, white brightest).
 GRAY = (109, 168, 80, 226, 138, 197, 255)
 SIZES = ("small", "medium", "large")
@@ -63,11 +69,12 @@ def _cross(dx: torch.Tensor, dy: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
 MASKS: tuple[Mask, ...] = (_circle, _square, _triangle, _diamond, _cross)
 
 
-def rasterize(shape: torch.Tensor, colour: torch.Tensor, size: torch.Tensor, x: torch.Tensor, y: torch.Tensor, *, image_size: int, channels: int) -> torch.Tensor:
+def rasterize(shape: torch.Tensor, colour: torch.Tensor, size: torch.Tensor, x: torch.Tensor, y: torch.Tensor, *, image_size: int, channels: int,
+              palette: str = "primary") -> torch.Tensor:
     """uint8 (N, C, S, S) images of the given int64 (N,) factor indices."""
     count = len(shape)
     images = torch.empty(count, channels, image_size, image_size, dtype=torch.uint8)
-    palette = torch.tensor(RGB if channels == 3 else [(g,) for g in GRAY], dtype=torch.uint8)  # (K, C)
+    palette = torch.tensor(PALETTES[palette] if channels == 3 else [(g,) for g in GRAY], dtype=torch.uint8)  # (K, C)
     radii = torch.tensor(RADII) * image_size
     centres = torch.tensor(CENTRES) * image_size
     pixel = torch.arange(image_size, dtype=torch.float32) + 0.5  # pixel centres
@@ -100,8 +107,11 @@ class ShapesOptions:
     channels: int = 3
     n_train: int = 60000
     n_test: int = 10000
+    palette: Literal["primary", "isoluminant"] = "primary"  # isoluminant: hues sharing lumas (ambiguous colorization)
 
     def __post_init__(self) -> None:
+        if self.palette == "isoluminant" and self.channels != 3:
+            raise ConfigError("shapes option palette=isoluminant colours RGB images: set channels=3")
         if self.size not in (28, 32, 64):
             raise ConfigError(f"shapes option size must be 28, 32 or 64, got {self.size}")
         if self.channels not in (1, 3):
@@ -119,11 +129,12 @@ class Shapes(DatasetSource):
         description = (
             f"procedural shapes {size}x{size}: {len(SHAPES)} shapes x {len(COLOURS)} colours x {len(SIZES)} sizes "
             f"x {len(X_POSITIONS)}x{len(Y_POSITIONS)} positions on black, factors as attributes"
+            + (", isoluminant palette (hues sharing lumas)" if self.options.palette == "isoluminant" else "")
         )
         return DatasetInfo(self.name, (channels, size, size), 256, len(SHAPES), ("train", "test"), SHAPES, description)
 
     def load(self, split: str, *, data_dir: str | None, download: bool, progress: bool) -> ImageDataset:
         count = self.options.n_train if split == "train" else self.options.n_test
         factors = sample_factors(count, SPLIT_SEEDS[split])
-        images = rasterize(**factors, image_size=self.options.size, channels=self.options.channels)
+        images = rasterize(**factors, image_size=self.options.size, channels=self.options.channels, palette=self.options.palette)
         return ImageDataset(self.info(), split, images, factors["shape"].clone(), factors, ATTRIBUTE_VALUES)
