@@ -3,7 +3,8 @@
 Cases (each a task over real or procedural data):
     superres   Fashion-MNIST super-resolution x4 (7x7 -> 28x28), the reference case
     bags       sketch -> bag: Canny edges of Fashion-MNIST's class 8 (Bag) -> the bag
-    colorize   `shapes` (28 px RGB): luma -> colour, which the grey input leaves ambiguous
+    colorize   `shapes` (28 px RGB): luma -> colour; its primary palette makes the colour a function of the luma
+    colorize-ambiguous  `shapes` with palette=isoluminant: three hues per luma, the grey input leaves the colour open
 
 For each case and model (regress, pix2pix, conditional-pixelcnn), through the real CLI:
 1. `genzoo train MODEL --config MODEL-fashion-mnist-cpu [case settings] --out RUNS/CASE-MODEL --set train.threads=T`
@@ -38,6 +39,7 @@ CASES: dict[str, list[str]] = {
     "superres": [],  # the presets' own task
     "bags": ["--set", "data.task=edges", "--set", "data.classes=[8]"],
     "colorize": ["--data", "shapes", "--set", "data.task=colorize"],
+    "colorize-ambiguous": ["--data", "shapes", "--set", "data.task=colorize", "--set", "data.options.palette=isoluminant"],
 }
 MODELS = ("regress", "pix2pix", "conditional-pixelcnn")
 
