@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from genzoo.data.dataset import DatasetInfo, ImageDataset, keep_classes
 from genzoo.data.tasks import parse_task
