@@ -20,8 +20,9 @@ per preset to OUT_DIR/results.jsonl. `--skip-train` measures runs trained earlie
     nice python benchmarks/cpu_presets.py --presets pixelcnn-fashion-mnist-cpu dcgan-fashion-mnist-cpu --threads 1
     nice python benchmarks/cpu_presets.py --steps 20 --test-images 100 --runs-dir runs/cpu-smoke   # plumbing only
 
-Sample quality (FID / KID / precision-recall) is left to `genzoo eval RUN --metrics fid,kid,pr` on
-the run directories this script lists.
+5. `genzoo eval RUN --metrics fid,kid,pr,recognised --num-samples N --which last` (N = --quality-samples,
+   default 1000; 0 skips it): FID, precision / recall and the recognised share of N samples against N test
+   images, each beside the same figure for N held-out real training images.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ import yaml
 from PIL import Image, ImageDraw
 
 from common import PRESET_DIR, describe_machine, machine
+from genzoo.metrics.likelihood_result import Likelihood
+from genzoo.metrics.results import SampleQuality
 
 LOAD_POLL_S = 30.0
 
@@ -155,6 +158,12 @@ def measure(preset: str, args: argparse.Namespace, log: Path) -> dict[str, Any]:
             eval_args += ["--iwae-k", str(args.iwae_k)]
         record["eval_wall_s"], _ = genzoo(eval_args, args.threads, log)
         record["likelihood"] = json.loads(out.read_text())["likelihood"]
+    if args.quality_samples:
+        out = run / "evaluation-cpu-presets-quality.json"
+        quality_args = ["eval", str(run), "--metrics", "fid,kid,pr,recognised", "--num-samples", str(args.quality_samples),
+                        "--which", "last", "--no-progress", "--out", str(out)]
+        record["quality_wall_s"], _ = genzoo(quality_args, args.threads, log)
+        record["sample_quality"] = json.loads(out.read_text())["sample_quality"]
     grid = run / "samples" / "cpu-presets-64.png"
     record["sample_64_wall_s"], _ = genzoo(["sample", str(run), "-n", "64", "--nrow", "8", "--out", str(grid)], args.threads, log)
     record["sample_png"] = str(grid)
@@ -169,28 +178,40 @@ def measure(preset: str, args: argparse.Namespace, log: Path) -> dict[str, Any]:
     return record
 
 
-def likelihood_cell(likelihood: dict[str, Any] | None) -> str:
-    if not likelihood or not likelihood.get("available"):
+def likelihood_cell(section: dict[str, Any] | None) -> str:
+    likelihood = Likelihood.from_dict(section)
+    if likelihood is None or not likelihood.available:
         return "-"
-    n = likelihood["num_test_images"]
-    if likelihood["kind"] == "exact":
-        return f"{likelihood['nll_nats']:.1f} nats, {likelihood['bits_per_dim']:.3f} bits/dim (exact, N={n})"
-    return f"<= {likelihood['nll_iwae_nats']:.1f} nats (IWAE k={likelihood['iwae_k']}, N={n})"
+    n = likelihood.num_test_images
+    if likelihood.kind == "exact":
+        return f"{likelihood.exact.nats:.1f} nats, {likelihood.exact.bits_per_dim:.3f} bits/dim (exact, N={n})"
+    return f"<= {likelihood.iwae.nats:.1f} nats (IWAE k={likelihood.iwae_k}, N={n})"
+
+
+def quality_cells(section: dict[str, Any] | None) -> str:
+    """FID (real), precision / recall (real), recognised (test images): each beside real images' own figure."""
+    quality = SampleQuality.from_dict(section)
+    if quality is None or not quality.available:
+        return "- | - | -"
+    samples, real, recognised = quality.samples, quality.real, quality.recognised
+    return (f"{samples.fid:.1f} ({real.fid:.1f}) | {samples.precision:.2f} / {samples.recall:.2f} "
+            f"({real.precision:.2f} / {real.recall:.2f}) | {recognised.samples:.1%} ({recognised.test_images:.1%})")
 
 
 def table(records: list[dict[str, Any]]) -> str:
-    lines = ["| preset | parameters | steps | train wall min | load avg during (min / mean / max) | test NLL | `sample -n 64` s | samples |",
-             "|---|---:|---:|---:|---|---|---:|---|"]
+    lines = ["| preset | parameters | steps | train wall min | load avg during (min / mean / max) | test NLL "
+             "| FID (real) | precision / recall (real) | recognised (test) | `sample -n 64` s | samples |",
+             "|---|---:|---:|---:|---|---|---:|---|---:|---:|---|"]
     for r in records:
         if "error" in r:
-            lines.append(f"| {r['preset']} | failed: {r['error']} | | | | | | |")
+            lines.append(f"| {r['preset']} | failed: {r['error']} | | | | | | | | | |")
             continue
         load = r.get("load_during_train")
         load_cell = f"{load['min']:.1f} / {load['mean']:.1f} / {load['max']:.1f}" if load else "-"
         wall = f"{r['train_wall_s'] / 60:.1f}" if "train_wall_s" in r else "-"
         pngs = r["sample_png"] + (f", {r['per_class_png']}" if "per_class_png" in r else "")
         lines.append(f"| {r['preset']} | {r['parameters']:,} | {r['step']} | {wall} | {load_cell} | {likelihood_cell(r.get('likelihood'))} "
-                     f"| {r['sample_64_wall_s']:.1f} | {pngs} |")
+                     f"| {quality_cells(r.get('sample_quality'))} | {r['sample_64_wall_s']:.1f} | {pngs} |")
     return "\n".join(lines)
 
 
@@ -204,6 +225,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--test-images", type=int, default=1000, help="test images for the likelihood (default 1000)")
     parser.add_argument("--iwae-k", type=int, default=100, help="importance samples of the VAE's IWAE bound (default 100)")
     parser.add_argument("--per-class", type=int, default=8, help="samples per class of conditional models (default 8)")
+    parser.add_argument("--quality-samples", type=int, default=1000,
+                        help="samples (and test images) for FID / precision-recall / recognised, `genzoo eval --which last` (0: skip)")
     parser.add_argument("--skip-train", action="store_true", help="measure runs already in RUNS_DIR")
     return parser.parse_args(argv)
 

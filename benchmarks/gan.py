@@ -58,6 +58,7 @@ from common import describe_machine, finish, machine  # noqa: E402
 from genzoo.config import deep_merge, load_yaml, parse_overrides  # noqa: E402
 from genzoo.metrics.evaluate import evaluate_run  # noqa: E402
 from genzoo.metrics.modes import sampled_mode_statistics  # noqa: E402
+from genzoo.metrics.results import EvaluationSections  # noqa: E402
 from genzoo.train import load_model, resolve_run_config, resume_config, train  # noqa: E402
 
 from genzoo.presets import PRESET_DIR  # noqa: E402
@@ -158,14 +159,15 @@ def dcgan_part(args, runs_dir: Path, threads: list[str]) -> list[dict]:
         evaluation = evaluate_run(run_dir, metrics=("fid", "kid", "pr", "speed"), num_samples=args.num_samples,
                                   which="last", device="cpu", seed=args.seed, progress=False)
         eval_s = time.perf_counter() - started
-        quality, speed = evaluation["sample_quality"], evaluation.get("speed", {})
+        sections = EvaluationSections.of(evaluation)
+        quality, speed = sections.sample_quality, sections.speed
         row = {"steps": result.step, "status": result.status, "train_s": train_s, "eval_s": eval_s,
                "model_options": config.model_options, "batch_size": config.train.batch_size,
-               "ema_decay": config.train.ema_decay, "num_samples": quality["num_samples"],
-               "reference_images": quality["reference"]["num_images"], "feature_extractor": quality["feature_extractor"],
-               "fid": quality["fid"], "kid": quality["kid"], "precision": quality["precision"], "recall": quality["recall"],
-               "training_images_per_s": speed.get("training_images_per_s"),
-               "sampling_seconds_per_image": speed.get("sampling_seconds_per_image")}
+               "ema_decay": config.train.ema_decay, "num_samples": quality.num_samples,
+               "reference_images": quality.test_images, "feature_extractor": quality.feature_extractor,
+               "fid": quality.samples.fid, "kid": quality.samples.kid, "precision": quality.samples.precision,
+               "recall": quality.samples.recall, "training_images_per_s": speed.training_images_per_s,
+               "sampling_seconds_per_image": speed.sampling_seconds_per_image}
         rows.append(row)
         print(f"dcgan: {json.dumps(row)}", file=sys.stderr, flush=True)
     return rows

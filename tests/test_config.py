@@ -7,7 +7,7 @@ import pytest
 
 from genzoo.config import build_dataclass, deep_merge, load_yaml, parse_overrides
 from genzoo.errors import ConfigError
-from genzoo.train.config import RunConfig, TrainConfig, resolve_run_config, run_config_from_dict
+from genzoo.runs.config import RunConfig, TrainConfig, resolve_run_config, run_config_from_dict
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import pytest
 import genzoo
 
 PACKAGE = Path(genzoo.__file__).parent
-LAYERS = ("runs", "data", "nn", "models", "train", "metrics", "explore", "report")  # bottom to top
+LAYERS = ("data", "nn", "models", "runs", "metrics", "train", "explore", "report")  # bottom to top: metrics never imports train
 ABOVE_EVERY_LAYER = ("demo", "cli")
 
 
@@ -35,10 +35,19 @@ def test_no_layer_imports_one_above_it(layer):
     assert upward == {}
 
 
-def test_the_run_directory_layer_needs_only_the_standard_library():
-    assert {module: parts - {"runs"} for module, parts in _imported_genzoo_parts("runs").items()} == {
+def test_the_run_directory_paths_need_only_the_standard_library():
+    """`genzoo --help` and every layer may find a run's files without importing torch or a model."""
+    parts = _imported_genzoo_parts("runs")
+    assert {module: parts[module] - {"runs"} for module in ("runs/__init__.py", "runs/layout.py", "runs/metrics_log.py")} == {
         "runs/__init__.py": set(), "runs/layout.py": set(), "runs/metrics_log.py": set(),
     }
+
+
+def test_load_model_and_the_device_choice_live_below_metrics_and_train():
+    from genzoo.runs.device import resolve_device
+    from genzoo.runs.model import load_model
+
+    assert load_model.__module__ == "genzoo.runs.model" and resolve_device.__module__ == "genzoo.runs.device"
 
 
 def test_the_scan_sees_an_upward_import():

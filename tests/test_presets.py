@@ -10,7 +10,7 @@ from genzoo.config import load_yaml
 from genzoo.data import Preprocessor, dataset_info
 from genzoo.models import build_model_from_format, model_class
 from genzoo.train.run import task_format
-from genzoo.train.config import resolve_run_config
+from genzoo.runs.config import resolve_run_config
 
 PRESETS = sorted(PRESET_DIR.glob("*.yaml"))
 CPU_SUFFIX = "-cpu"  # MODEL-DATASET-cpu.yaml: sized for minutes on a 2-core CPU, beside the paper-size MODEL-DATASET.yaml

@@ -237,7 +237,7 @@ def command_train(args: argparse.Namespace) -> int:
     from genzoo.presets import resolve_preset
     from genzoo.errors import ConfigError
     from genzoo.train import train
-    from genzoo.train.config import resolve_run_config
+    from genzoo.runs.config import resolve_run_config
     from genzoo.train.resume import resume_config
 
     if args.resume and args.model and not args.out and Path(args.model).is_dir():
@@ -330,7 +330,7 @@ def command_sample(args: argparse.Namespace) -> int:
     from genzoo.data.toy2d import point_mixture
     from genzoo.errors import ConfigError
     from genzoo.explore.sampling import sample_images
-    from genzoo.train import load_model
+    from genzoo.runs.model import load_model
 
     if args.n is not None and args.n < 1:
         raise ConfigError(f"-n must be >= 1, got {args.n}")
@@ -405,7 +405,7 @@ def _run_dir_of(checkpoint: Path) -> Any:
 
 
 def command_info(args: argparse.Namespace) -> int:
-    from genzoo.train import load_model
+    from genzoo.runs.model import load_model
 
     model, info = load_model(args.path, which=args.which, device="cpu")
     parameters = sum(p.numel() for p in model.parameters())
@@ -490,7 +490,7 @@ def command_demo(args: argparse.Namespace) -> int:
 
 def _load_for_exploring(args: argparse.Namespace, need: str):
     from genzoo.errors import ConfigError
-    from genzoo.train import load_model
+    from genzoo.runs.model import load_model
 
     _checked_scale(getattr(args, "scale", None))  # before the model loads: a bad --scale fails at once
     model, info = load_model(args.path, which=args.which, device=args.device)
@@ -659,7 +659,7 @@ def command_complete(args: argparse.Namespace) -> int:
     import torch
 
     from genzoo.errors import ConfigError
-    from genzoo.explore.completion import complete, completion_column_labels, completion_rows, keep_mask
+    from genzoo.explore.completion import completion_figure
     from genzoo.explore.inputs import image_files, test_images
 
     model, info = _load_for_exploring(args, "exact_likelihood")
@@ -672,17 +672,15 @@ def command_complete(args: argparse.Namespace) -> int:
         x, labels = test_images(info, args.from_test or list(range(8)), data_dir=args.data_dir, seed=args.seed)
     if not model.capabilities.label_conditional:
         labels = None
-    keep = keep_mask(args.keep, model.data_format.image_shape)  # (C, H, W) bool
-    generator = torch.Generator(device=model.device).manual_seed(args.seed)
-    completions = complete(model, x, keep, n=args.n, labels=labels, temperature=args.temperature, generator=generator, method=args.sampler)
-    images = completion_rows(x, keep, completions, model.data_format)  # (B * (2 + n), C, H, W), hidden part mid-gray
     if args.image:
         row_labels = tuple(Path(name).name for name in args.image)
     else:
         row_labels = tuple(f"test {i}" for i in (args.from_test or range(8)))
-    path = _write_labelled(images, args, info, "completions.png", 2 + args.n, row_labels=row_labels,
-                           column_labels=completion_column_labels(args.n, args.keep),
-                           title=f"{model.name} (step {info.step}): {args.keep} kept, the rest sampled (temperature {args.temperature:g})")
+    path = completion_figure(
+        model, x, args.keep, Path(args.out) if args.out else _run_dir_of(info.path) / "completions.png", n=args.n,
+        row_labels=row_labels, labels=labels, temperature=args.temperature, generator=torch.Generator(device=model.device).manual_seed(args.seed),
+        method=args.sampler, scale=_checked_scale(args.scale),
+        title=f"{model.name} (step {info.step}): {args.keep} kept, the rest sampled (temperature {args.temperature:g})")
     print(f"wrote {len(x)} rows (original, masked input, {args.n} completions) to {path}")
     return 0
 

@@ -150,7 +150,7 @@ def demo_config(demo_run: DemoRun, dataset: str | None, options: dict, data_dir:
     """
     from genzoo.config import deep_merge
     from genzoo.presets import resolve_preset
-    from genzoo.train.config import resolve_run_config
+    from genzoo.runs.config import resolve_run_config
 
     preset, _ = resolve_preset(demo_run.preset, None, None)
     train_section = {"progress": True, "final_eval": False, **({"device": device} if device else {}), **({"threads": threads} if threads else {})}

@@ -8,7 +8,7 @@ import torch
 from genzoo.data.dataset import DatasetInfo, ImageDataset, keep_classes
 from genzoo.data.tasks import parse_task
 from genzoo.errors import ConfigError, DataError
-from genzoo.train.config import DataConfig, RunConfig
+from genzoo.runs.config import DataConfig, RunConfig
 from genzoo.train.run import build_run
 
 
@@ -159,7 +159,7 @@ def test_classes_filter_the_splits_of_a_run():
 
 
 def test_the_test_split_of_a_run_keeps_its_classes():
-    from genzoo.train.run import load_test_split
+    from genzoo.runs.test_split import load_test_split
 
     split = load_test_split(DataConfig(name="shapes", options={"n_train": 8, "n_test": 64, "size": 28}, classes=(2, 3)))
     assert set(split.labels.unique().tolist()) == {2, 3}

@@ -64,3 +64,15 @@ def test_sample_scale_multiplies_the_cell_size(vae_run):
     genzoo("sample", "run", "-n", "4", "--nrow", "2", "--scale", "3", "--out", "s.png", cwd=root)
     with Image.open(root / "s.png") as image:
         assert image.size == (2 * (96 + 2) + 2, 2 * (96 + 2) + 2)
+
+
+def test_complete_draws_original_masked_input_and_completions_per_test_image(tmp_path):
+    genzoo("train", "pixelcnn", "--data", "shapes", "--steps", "2", "--out", "run", *TINY_SHAPES, "--set", "model.hidden=8",
+           "--set", "model.residual_blocks=1", "--set", "model.output_hidden=8", "--batch-size", "32", "--set", "train.eval_every=0",
+           "--set", "train.sample_every=0", "--set", "train.sample_count=4", "--no-progress", cwd=tmp_path)
+    result = genzoo("complete", "run", "--from-test", "0", "1", "-n", "2", "--scale", "1", "--out", "c.png", cwd=tmp_path)
+    assert "wrote 2 rows (original, masked input, 2 completions) to c.png" in result.stdout
+    with Image.open(tmp_path / "c.png") as figure:
+        assert figure.width > 4 * 32 and figure.height > 2 * 32  # 4 columns and 2 rows of 32-px cells, with their labels
+    bad = genzoo("complete", "run", "-n", "0", cwd=tmp_path, check=False)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == ["genzoo: error: -n must be >= 1, got 0"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from genzoo.data.format import DataFormat
 from genzoo.explore.completion import completion_column_labels, completion_rows, keep_mask
@@ -96,3 +97,21 @@ def test_completion_rows_show_the_hidden_part_mid_gray():
     rows = completion_rows(x, keep_mask("top-half", (1, 4, 4)), completions, data_format).view(2, 5, 1, 4, 4)
     assert (rows[:, 0] == 255).all() and (rows[:, 2:] == 0).all()
     assert (rows[:, 1, :, :2] == 255).all() and (rows[:, 1, :, 2:] == 128).all()  # kept top half, hidden bottom mid-gray
+
+
+def test_the_completion_figure_is_the_labelled_rows_of_the_completions_drawn_with_the_same_generator(tmp_path):
+    """One function draws completions for `genzoo complete` and the report: original, masked input, n samples per row."""
+    from genzoo.explore.completion import complete, completion_figure
+    from genzoo.models.registry import build_model_from_format
+    from genzoo_testing.tiny_models import BINARY_8, make_batch
+
+    model = build_model_from_format("pixelcnn", BINARY_8, {"hidden": 8, "residual_blocks": 1, "output_hidden": 8})
+    x, _ = make_batch(BINARY_8, 2)
+    path = completion_figure(model, x, "top-half", tmp_path / "c.png", n=3, row_labels=("a", "b"), generator=torch.Generator().manual_seed(5),
+                             scale=2, title="t")
+    keep = keep_mask("top-half", (1, 8, 8))
+    completions = complete(model, x, keep, n=3, generator=torch.Generator().manual_seed(5))  # (2, 3, 1, 8, 8)
+    assert (completions[:, :, :, :4] == x[:, None, :, :4]).all()  # the kept top half, exactly
+    expected = save_labelled_grid(completion_rows(x, keep, completions, BINARY_8), tmp_path / "e.png", nrow=5, scale=2,
+                                  row_labels=("a", "b"), column_labels=completion_column_labels(3, "top-half"), title="t")
+    assert np.array_equal(np.asarray(Image.open(path)), np.asarray(Image.open(expected)))

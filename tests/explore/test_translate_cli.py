@@ -16,7 +16,7 @@ from genzoo.data.tasks import Task
 from genzoo.errors import DataError
 from genzoo.explore.figure import labelled_grid
 from genzoo.explore.translation import condition_files, pairs_of_test_images, translation_figure, translation_title
-from genzoo.train import load_model
+from genzoo.runs.model import load_model
 
 TINY_RUN = ["--set", "data.options.n_train=64", "--set", "data.options.n_test=32", "--set", "data.options.size=28",
             "--set", "data.options.channels=1", "--set", "data.task=superres:4", "--set", "model.width=4", "--set", "model.max_depth=2",

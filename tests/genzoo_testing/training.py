@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from genzoo.train.config import DataConfig, RunConfig, TrainConfig
+from genzoo.runs.config import DataConfig, RunConfig, TrainConfig
 
 TINY_DATA = {"n_train": 64, "n_test": 32, "channels": 1, "size": 28}
 TINY_AE = {"channels": 4, "latent_dim": 4, "downsamples": 2}

@@ -10,13 +10,14 @@ import torch
 
 from genzoo.data import load_dataset
 from genzoo.errors import ConfigError
+from genzoo.metrics.results import EvaluationSections
 from genzoo.metrics.evaluate import evaluate_run, sample_with_timing, write_metrics_json
 from genzoo.metrics import features as features_module
 from genzoo.metrics.features import FeatureTraining, holdout_indices, train_feature_classifier
 from genzoo.metrics.reference import HELD_OUT, reference_statistics
 from genzoo.metrics.sample_quality import frechet_distance, gaussian_statistics, recognised_share
 from genzoo.train import load_model, train
-from genzoo.train.config import DataConfig, RunConfig, TrainConfig
+from genzoo.runs.config import DataConfig, RunConfig, TrainConfig
 
 TINY_DATA = {"n_train": 64, "n_test": 40, "channels": 1, "size": 28}  # the feature classifier holds out 64 // 5 = 12 train images
 TINY_NET = {"widths": (4, 8), "convs_per_block": 1, "feature_dim": 8}
@@ -101,6 +102,13 @@ def test_sample_quality_of_an_ae_run_states_n_and_the_extractor(runs, extractor,
 
     path = write_metrics_json(result, tmp_path / "out" / "metrics.json")
     assert json.loads(path.read_text()) == json.loads(json.dumps(result, allow_nan=False))
+    # the typed sections read back exactly what was written, and name the same figures
+    typed = EvaluationSections.of(json.loads(path.read_text()))
+    assert typed.sample_quality.to_dict() == result["sample_quality"] and typed.speed.to_dict() == result["speed"]
+    assert typed.likelihood.to_dict() == result["likelihood"] and typed.sharpness.to_dict() == result["sharpness"] and typed.modes is None
+    assert typed.sample_quality.samples.fid == quality["fid"] and typed.sample_quality.real.measured == ("fid", "kid", "pr")
+    share = typed.sample_quality.recognised
+    assert share.relative == (recognised["samples"] / recognised["test_images"] if recognised["test_images"] else None)
 
     again = evaluate_run(runs["ae"], metrics=("fid",), num_samples=48, batch_size=16, feature_extractor=extractor, progress=False)
     other_seed = evaluate_run(runs["ae"], metrics=("fid",), num_samples=48, batch_size=16, feature_extractor=extractor, seed=1, progress=False)

@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from genzoo.data.toy2d import RECOMMENDED_PREPROCESS
+from genzoo.metrics.results import EvaluationSections
 from genzoo.metrics.evaluate import IMAGE_METRICS, POINT_DATA_REASON, _choose_point_metrics, evaluate_run, summary_lines
 from genzoo.metrics.modes import sampled_mode_statistics
 from genzoo_testing.cli import run_genzoo
@@ -23,7 +24,7 @@ TINY_GAN = {"latent_dim": 2, "generator_hidden": [16], "discriminator_hidden": [
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory) -> Path:
     from genzoo.train import train
-    from genzoo.train.config import DataConfig, RunConfig, TrainConfig
+    from genzoo.runs.config import DataConfig, RunConfig, TrainConfig
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -50,7 +51,7 @@ def test_default_evaluation_of_a_toy2d_run_scores_modes_and_skips_image_metrics(
     assert result["sharpness"] == {"available": False, "reason": POINT_DATA_REASON}
     assert result["likelihood"]["available"] is False  # a GAN has none; stated, not a crash
     modes = result["modes"]
-    from genzoo.train import load_model
+    from genzoo.runs.model import load_model
 
     model, _ = load_model(toy_run, which="last")
     expected = sampled_mode_statistics(model, "ring", n=400, seed=3)  # the same seeded samples
@@ -67,6 +68,9 @@ def test_default_evaluation_of_a_toy2d_run_scores_modes_and_skips_image_metrics(
     line = next(line for line in result["summary"] if line.startswith("modes covered"))
     assert f"{expected.modes_covered} of 8 (ring)" in line and "N=400 samples" in line
     assert summary_lines(result) == result["summary"]
+    typed = EvaluationSections.of(result)
+    assert (typed.modes.to_dict(), typed.sharpness.to_dict(), typed.sample_quality.to_dict()) == (
+        result["modes"], result["sharpness"], result["sample_quality"])
 
 
 def test_a_perfect_sampler_scores_every_mode_through_evaluate_run(toy_run, monkeypatch):

@@ -23,7 +23,7 @@ from genzoo.metrics.translation import (
 from genzoo.models.base import Capabilities
 from genzoo.models.translation.base import TranslationModel
 from genzoo.train import train
-from genzoo.train.config import DataConfig, RunConfig, TrainConfig
+from genzoo.runs.config import DataConfig, RunConfig, TrainConfig
 
 
 # ---- PSNR / SSIM: kornia against scikit-image ----------------------------------------------------

@@ -45,7 +45,7 @@ def test_dcgan_phases_carry_the_papers_adam_settings():
 def test_trainer_takes_k_discriminator_steps_per_generator_step(tmp_path, monkeypatch):
     """A real run: optimizer steps in the order D, D, D, G per training step, each on its own player."""
     from genzoo.train import train
-    from genzoo.train.config import DataConfig, RunConfig, TrainConfig
+    from genzoo.runs.config import DataConfig, RunConfig, TrainConfig
 
     options = {**TINY_GAN, "d_steps": 3}
     model = build_model("gan", (1, 28, 28), **options)

@@ -56,7 +56,7 @@ def test_a_small_gan_covers_most_of_the_ring(tmp_path, one_thread):
     """Algorithm 1 through genzoo.train: 1500 steps (~10 s), weights averaged (ema 0.99) to damp the
     mode hopping of plain GANs (Metz et al. 2017); 6 seeds gave 7-8 modes, 49-68% high quality."""
     from genzoo.train import load_model, train
-    from genzoo.train.config import DataConfig, RunConfig, TrainConfig
+    from genzoo.runs.config import DataConfig, RunConfig, TrainConfig
 
     options = {
         "latent_dim": 8, "generator_hidden": [64, 64], "discriminator_hidden": [64, 64],

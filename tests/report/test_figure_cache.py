@@ -14,7 +14,7 @@ from genzoo.report.runs import FIGURES_DIR, run_figures, saved_evaluation
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     from genzoo.train import train
-    from genzoo.train.config import DataConfig, RunConfig, TrainConfig
+    from genzoo.runs.config import DataConfig, RunConfig, TrainConfig
 
     run_dir = tmp_path_factory.mktemp("figure-cache") / "vae"
     config = RunConfig(

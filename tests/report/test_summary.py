@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from genzoo.metrics.results import SampleQuality
 from genzoo.models.base import Capabilities
 from genzoo.models.registry import list_models, model_class
 from genzoo.report.properties import PROPERTIES_TITLE, lecture_family, property_row, quality_verdict
@@ -78,7 +79,7 @@ def test_properties_put_each_claim_beside_its_measured_value(small_report):
     assert rows["ae"]["training"] == "reconstruction — not measured"  # training_images_per_s None
     # a run without evaluation keeps its claims and says nothing was measured
     assert rows["dcgan"] == {
-        "model": "dcgan", "family": "adversarial", "density": "implicit — not measured", "latent inference (encoder)": "no",
+        "model": "dcgan", "family": "adversarial", "density": "implicit — none", "latent inference (encoder)": "no",
         "sampling": "one pass — not measured", "samples: quality vs real images": "sharpest — not measured",
         "sharpness vs test images": "not measured", "training": "two-player game (tricky) — not measured",
     }
@@ -103,6 +104,10 @@ def _quality(fid, recognised, *, real_fid=3.87, real_recognised=0.706, spread=31
             "real_reference": {"num_images": n, "fid": real_fid}, "recognised": {"threshold": 0.9, "samples": recognised, "test_images": real_recognised}}
 
 
+def _verdict(*args, **options):
+    return quality_verdict(SampleQuality.from_dict(_quality(*args, **options)))
+
+
 def test_speckle_noise_is_never_called_good_however_sharp():
     """The issue's case: a sharp (0.60x) but noisy PixelCNN read "good — 0.60x". Figures of the default classifier at
     N=500 (benchmarks/sample_quality_reference.py, docs/benchmarks.md): uniform noise FID 972.7, recognised 0%; test
@@ -112,8 +117,8 @@ def test_speckle_noise_is_never_called_good_however_sharp():
     row = property_row("pixelcnn", pixelcnn, noise)
     assert row["samples: quality vs real images"] == "good — poor: FID 972.7 (real 3.9), recognised 0% (real 71%), N=500"
     assert row["sharpness vs test images"] == "3.10x"  # sharper than the data, and still poor
-    assert quality_verdict(_quality(100.4, 0.354)) == "poor"  # speckle on real images
-    assert quality_verdict(_quality(3.87, 0.668)) == "like real images"  # held-out real images as "samples"
+    assert _verdict(100.4, 0.354) == "poor"  # speckle on real images
+    assert _verdict(3.87, 0.668) == "like real images"  # held-out real images as "samples"
     real_row = property_row("pixelcnn", pixelcnn, {"sample_quality": _quality(3.87, 0.668)})
     assert real_row["samples: quality vs real images"].startswith("good — like real images: FID 3.9 (real 3.9), recognised 67%")
 
@@ -133,18 +138,20 @@ def test_comparison_row_puts_the_real_image_figures_beside_the_samples():
 
 
 def test_quality_verdict_needs_both_figures_close_to_real_and_is_independent_of_n():
-    assert quality_verdict(_quality(3.87 + 0.04 * 311.3, 0.95 * 0.706)) == "like real images"
-    assert quality_verdict(_quality(3.87 + 0.06 * 311.3, 0.95 * 0.706)) == "fair"  # FID a little too far
-    assert quality_verdict(_quality(3.87 + 0.01 * 311.3, 0.85 * 0.706)) == "fair"  # recognised a little too rarely
-    assert quality_verdict(_quality(3.87 + 0.26 * 311.3, 0.706)) == "poor"  # FID far, however recognisable
-    assert quality_verdict(_quality(3.87, 0.45 * 0.706)) == "poor"  # unrecognisable, however close in FID
+    assert _verdict(3.87 + 0.04 * 311.3, 0.95 * 0.706) == "like real images"
+    assert _verdict(3.87 + 0.06 * 311.3, 0.95 * 0.706) == "fair"  # FID a little too far
+    assert _verdict(3.87 + 0.01 * 311.3, 0.85 * 0.706) == "fair"  # recognised a little too rarely
+    assert _verdict(3.87 + 0.26 * 311.3, 0.706) == "poor"  # FID far, however recognisable
+    assert _verdict(3.87, 0.2 * 0.706) == "poor"  # unrecognisable, however close in FID
+    # the demo's DCGAN (2026-12-02): FID 36.5 against a floor of 3.9, 24% recognised against 70%: most samples read as garments
+    assert _verdict(36.5, 0.242, real_fid=3.94, real_recognised=0.702) == "fair"
     # the same model at N=10k: floor 0.13 instead of 3.87, FID lower by the same bias: same verdict
-    assert quality_verdict(_quality(31.24, 0.55)) == quality_verdict(_quality(31.24 - 3.74, 0.55, real_fid=0.13, n=10_000)) == "fair"
+    assert _verdict(31.24, 0.55) == _verdict(31.24 - 3.74, 0.55, real_fid=0.13, n=10_000) == "fair"
     # missing figures (an evaluation.json written before the real reference): no verdict, the figures still shown
     old = {"available": True, "num_samples": 500, "fid": 31.24}
-    assert quality_verdict(old) is None
+    assert quality_verdict(SampleQuality.from_dict(old)) is None
     assert property_row("x", Capabilities(), {"sample_quality": old})["samples: quality vs real images"] == "sharpest — FID 31.2, N=500"
-    assert quality_verdict(_quality(None, 0.5)) is None  # a FID stored as null (NaN)
+    assert _verdict(None, 0.5) is None  # a FID stored as null (NaN)
 
 
 @pytest.mark.parametrize("name", list_models())
@@ -205,3 +212,10 @@ def test_no_properties_means_no_properties_section(tmp_path):
     page = write_report([RunSummary(title="only", run_dir=tmp_path, metrics={})], tmp_path / "out", comparison=[{"model": "a|b"}])
     assert PROPERTIES_TITLE not in page.read_text() and PROPERTIES_TITLE not in (tmp_path / "out" / "report.md").read_text()
     assert "| a\\|b |" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_a_toy_2d_run_shows_its_modes_where_images_would_show_their_quality():
+    modes = {"available": True, "modes_covered": 7, "num_modes": 8, "high_quality_fraction": 0.86, "num_samples": 2500}
+    row = property_row("gan", Capabilities(latent_decoder=True), {"modes": modes, "speed": {"sampling_seconds_per_image": 4e-6}})
+    assert row["samples: quality vs real images"] == "sharpest — 7 of 8 modes covered, 86% high-quality, N=2500"
+    assert row["density"] == "implicit — none" and row["sharpness vs test images"] == "no images (2-D points)"

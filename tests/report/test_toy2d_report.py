@@ -23,7 +23,7 @@ TINY_GAN = {"latent_dim": 2, "generator_hidden": [16], "discriminator_hidden": [
 def toy_runs(tmp_path_factory) -> dict[str, Path]:
     from genzoo.metrics.evaluate import evaluate_run, write_metrics_json
     from genzoo.train import train
-    from genzoo.train.config import DataConfig, RunConfig, TrainConfig
+    from genzoo.runs.config import DataConfig, RunConfig, TrainConfig
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

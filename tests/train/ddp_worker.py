@@ -19,7 +19,7 @@ import train_test_models  # noqa: E402
 from torchrun_launch import interrupting_at, recording_batches  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 
-from genzoo.train.config import run_config_from_dict  # noqa: E402
+from genzoo.runs.config import run_config_from_dict  # noqa: E402
 from genzoo.train.resume import resume_config  # noqa: E402
 from genzoo.train.trainer import Trainer  # noqa: E402
 

@@ -20,9 +20,10 @@ from genzoo_testing.training import make_config
 from safetensors.torch import save_file
 
 from genzoo.errors import CheckpointError
-from genzoo.train import find_checkpoint, load_model, read_checkpoint_info, train
-from genzoo.train import checkpoint as checkpoint_module
-from genzoo.train.checkpoint import FORMAT_VERSION, read_checkpoint, write_checkpoint
+from genzoo.train import find_checkpoint, load_model, read_checkpoint_info, resume_config, train
+from genzoo.runs import checkpoint as checkpoint_module
+from genzoo.train import random_streams
+from genzoo.runs.checkpoint import FORMAT_VERSION, read_checkpoint, write_checkpoint
 from genzoo.train.logging import read_metrics
 
 HERE = Path(__file__).resolve().parent  # train_test_models.py, for scripts run in a subprocess
@@ -75,7 +76,7 @@ def test_killed_process_while_writing_leaves_last_loadable(trained_run, tmp_path
     script = textwrap.dedent(
         f"""
         import os, torch
-        from genzoo.train import checkpoint
+        from genzoo.runs import checkpoint
         def die_half_way(path, data):
             with open(path, "wb") as handle:
                 handle.write(data[: len(data) // 2])
@@ -259,7 +260,7 @@ def test_sigint_in_subprocess_saves_then_resume_finishes(tmp_path):
         import train_test_models
         train_test_models.register()
         from genzoo.train import train
-        config = make_config("test-probe", {{"sleep_s": 0.02}}, steps=60, log_every=1)
+        config = make_config("test-probe", {{"sleep_s": 0.02}}, steps=3000, log_every=1)  # 60 s: Ctrl-C lands in training on a busy machine too
         result = train(config, {str(run)!r})
         print(json.dumps({{"status": result.status, "step": result.step, "message": result.message}}))
         """
@@ -280,14 +281,15 @@ def test_sigint_in_subprocess_saves_then_resume_finishes(tmp_path):
             process.kill()
     assert process.returncode == 0, err.decode()
     outcome = json.loads(out.decode().strip().splitlines()[-1])
-    assert outcome["status"] == "interrupted" and 0 < outcome["step"] < 60
+    assert outcome["status"] == "interrupted" and 0 < outcome["step"] < 3000
     assert f"--resume --out {run}" in outcome["message"]
     assert read_checkpoint_info(run / "checkpoints" / "last.safetensors").step == outcome["step"]
 
-    result = train(None, run, resume=True)
-    assert result.status == "finished" and result.step == 60
+    end = outcome["step"] + 10  # resumed with a shorter run, so that it finishes soon
+    result = train(resume_config(run, {"train": {"steps": end}}), run, resume=True)
+    assert result.status == "finished" and result.step == end
     steps = [m["step"] for m in read_metrics(run / "metrics.jsonl") if m["split"] == "train"]
-    assert steps == list(range(1, 61))  # no step lost or logged twice
+    assert steps == list(range(1, end + 1))  # no step lost or logged twice
 
 
 def test_resumed_optimizer_state_takes_the_parameters_layout_and_keeps_the_runs_flags():
@@ -324,12 +326,30 @@ def test_gpu_rng_state_is_the_training_devices_without_its_index(monkeypatch):
     monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, device: restored.__setitem__(device.index, state))
     gpu1, gpu0, cpu = torch.device("cuda", 1), torch.device("cuda", 0), torch.device("cpu")
 
-    tensors, packed = checkpoint_module.capture_rng(None, gpu1)
+    tensors, packed = random_streams.capture_rng(None, gpu1)
     assert set(tensors) == {"rng.torch", "rng.cuda"}
-    assert checkpoint_module.restore_rng(tensors, packed, None, gpu0)
+    assert random_streams.restore_rng(tensors, packed, None, gpu0)
     assert torch.equal(restored[0], torch.full((4,), 1, dtype=torch.uint8))
-    assert not checkpoint_module.restore_rng(tensors, packed, None, cpu)  # a GPU run continued on the CPU
+    assert not random_streams.restore_rng(tensors, packed, None, cpu)  # a GPU run continued on the CPU
 
-    cpu_tensors, cpu_packed = checkpoint_module.capture_rng(None, cpu)
-    assert "rng.cuda" not in cpu_tensors and checkpoint_module.restore_rng(cpu_tensors, cpu_packed, None, cpu)
-    assert not checkpoint_module.restore_rng(cpu_tensors, cpu_packed, None, gpu0)  # no GPU stream to continue
+    cpu_tensors, cpu_packed = random_streams.capture_rng(None, cpu)
+    assert "rng.cuda" not in cpu_tensors and random_streams.restore_rng(cpu_tensors, cpu_packed, None, cpu)
+    assert not random_streams.restore_rng(cpu_tensors, cpu_packed, None, gpu0)  # no GPU stream to continue
+
+
+def test_optimizer_state_that_does_not_fit_is_one_line(trained_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    path = run / "checkpoints" / "last.safetensors"
+    checkpoint = read_checkpoint(path)
+    tensors = {name: (torch.zeros(2, 2) if name.startswith("optimizer.") and name.endswith("exp_avg") else value)
+               for name, value in checkpoint.tensors.items()}
+    save_file(tensors, str(path), metadata={"genzoo": json.dumps(checkpoint.metadata)})
+    with pytest.raises(CheckpointError, match="holds optimizer state that does not fit this model") as error:
+        train(None, run, resume=True)
+    assert "\n" not in str(error.value)
+
+    metadata = dict(checkpoint.metadata, optimizers={})
+    save_file(checkpoint.tensors, str(path), metadata={"genzoo": json.dumps(metadata)})
+    with pytest.raises(CheckpointError, match="lacks the optimizer of phase 'model': was the model code changed"):
+        train(None, run, resume=True)

@@ -25,7 +25,7 @@ from torchrun_launch import image_hash, interrupting_at, recording_batches, torc
 from genzoo.cli import main as cli_main
 from genzoo.data import load_dataset
 from genzoo.train import train
-from genzoo.train.checkpoint import read_checkpoint
+from genzoo.runs.checkpoint import read_checkpoint
 from genzoo.train.logging import read_metrics
 from genzoo.train.resume import resume_config
 

@@ -21,7 +21,7 @@ from genzoo.errors import ConfigError
 from genzoo.models import build_model_from_format
 from genzoo.train import resolve_run_config, train
 from genzoo.train import fast_paths
-from genzoo.train.checkpoint import read_checkpoint
+from genzoo.runs.checkpoint import read_checkpoint
 from genzoo.train.logging import read_metrics
 from genzoo.train.device import autocast_dtype
 from genzoo.train.trainer import Trainer

@@ -14,10 +14,10 @@ import pytest
 from genzoo_testing.training import make_config
 
 from genzoo.errors import ConfigError, GenzooError
-from genzoo.train import checkpoint as checkpoint_module
+from genzoo.runs import checkpoint as checkpoint_module
 from genzoo.train import logging as logging_module
 from genzoo.train import run_directory, train
-from genzoo.train.checkpoint import read_checkpoint_info
+from genzoo.runs.checkpoint import read_checkpoint_info
 from genzoo.train.logging import MetricsLogger, read_metrics
 from genzoo.train.run_directory import LOCK_NAME, RunDirectoryBusy, RunDirectoryError, RunDirectoryLock
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from genzoo.errors import ConfigError
-from genzoo.train.config import TrainConfig
+from genzoo.runs.config import TrainConfig
 from genzoo.train.schedules import build_scheduler, lr_multiplier
 
 

@@ -8,7 +8,7 @@ from PIL import Image
 
 from genzoo.data.toy2d_scatter import figure_size_pixels
 from genzoo.train import train
-from genzoo.train.config import DataConfig, RunConfig, TrainConfig
+from genzoo.runs.config import DataConfig, RunConfig, TrainConfig
 
 GAN = {"latent_dim": 2, "generator_hidden": [16], "discriminator_hidden": [16], "dropout": 0.0, "output": "linear"}
 

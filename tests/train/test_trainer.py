@@ -19,8 +19,8 @@ from genzoo.errors import CheckpointError, ConfigError, DataError, TrainingDiver
 from genzoo.train import load_model, read_checkpoint_info, resume_config, train
 from genzoo.train import trainer as trainer_module
 from genzoo.train.stopping import StopSignal
-from genzoo.train.checkpoint import read_checkpoint
-from genzoo.train.config import run_config_from_dict
+from genzoo.runs.checkpoint import read_checkpoint
+from genzoo.runs.config import run_config_from_dict
 from genzoo.train.logging import read_metrics
 
 

@@ -31,13 +31,6 @@ class ModeStatistics:
     counts: tuple[int, ...]  # high-quality samples registered to each mode
     num_samples: int
 
-    def as_dict(self) -> dict[str, float | int]:
-        return {
-            "modes_covered": self.modes_covered,
-            "num_modes": self.num_modes,
-            "high_quality_fraction": self.high_quality_fraction,
-            "num_samples": self.num_samples,
-        }
 
 
 def _check(points: torch.Tensor, centres: torch.Tensor) -> None:

@@ -5,16 +5,18 @@ are forced and every other sub-pixel is drawn from p(x_i | x_<i) in raster order
 sub-pixel sees the kept ones before it, never those after it, so the natural mask keeps a
 prefix of the image (`top-half`); `left-half` and `center` show what the ordering cannot use.
 `completion_rows` lays out original, masked input and completions per image, with
-`completion_column_labels` for `genzoo.explore.figure.save_labelled_grid`.
+`completion_column_labels`; `completion_figure` draws the labelled figure (CLI and report alike).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 import torch
 
 from genzoo.data.format import DataFormat
+from genzoo.data.labelled_grid import save_labelled_grid
 from genzoo.explore.sampling import to_display
 from genzoo.models.autoregressive import AutoregressiveModel
 from genzoo.models.base import GenerativeModel
@@ -109,3 +111,26 @@ def completion_column_labels(n: int, region: str) -> tuple[str, ...]:
         raise ValueError(f"bad region {region!r}: choose one of {', '.join(REGIONS)}")
     kept = {"top-half": "top half", "left-half": "left half", "center": "border"}[region]
     return ("original", f"kept: {kept}", *(f"sample {i}" for i in range(1, n + 1)))
+
+
+def completion_figure(
+    model: GenerativeModel,
+    images: torch.Tensor,
+    region: Region,
+    path: Path,
+    *,
+    n: int,
+    row_labels: tuple[str, ...],
+    labels: torch.Tensor | None = None,
+    temperature: float = 1.0,
+    generator: torch.Generator | None = None,
+    method: Literal["fast", "naive"] | None = None,
+    scale: int | None = None,
+    title: str = "",
+) -> Path:
+    """`complete` images (B, C, H, W) with `region` kept, drawn as labelled rows of (original, masked input, n completions)."""
+    keep = keep_mask(region, model.data_format.image_shape)  # (C, H, W) bool
+    completions = complete(model, images, keep, n=n, labels=labels, temperature=temperature, generator=generator, method=method)
+    rows = completion_rows(images, keep, completions, model.data_format)  # (B * (2 + n), C, H, W), hidden part mid-gray
+    return save_labelled_grid(rows, path, nrow=2 + n, scale=scale, row_labels=row_labels,
+                              column_labels=completion_column_labels(n, region), title=title)

@@ -17,7 +17,7 @@ from genzoo.errors import ConfigError, DataError
 
 def test_images(info, indices: Sequence[int], *, data_dir: str | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Test-split images `indices` of the run's dataset, preprocessed: ((B, C, H, W), labels (B,) or None)."""
-    from genzoo.train.run import load_test_split
+    from genzoo.runs.test_split import load_test_split
 
     name = info.run_config.data.name
     dataset = load_test_split(info.run_config.data, data_dir=data_dir, download=False)  # its classes only, as in training

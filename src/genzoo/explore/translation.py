@@ -49,7 +49,7 @@ class TranslationFigure:
 # ---- inputs ----------------------------------------------------------------------------------------
 def pairs_of_test_images(info: Any, task: Task, indices: Sequence[int], *, data_dir: str | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Test images `indices` of the run (its test split filtered by data.classes), preprocessed and split: condition, target."""
-    from genzoo.train.run import load_test_split
+    from genzoo.runs.test_split import load_test_split
 
     dataset = load_test_split(info.run_config.data, data_dir=data_dir)
     bad = [index for index in indices if not 0 <= index < len(dataset)]

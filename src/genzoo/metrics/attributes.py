@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genzoo.atomic_file import atomic_output
+from genzoo.metrics.classifier_fit import fit_classifier
 
 FORMAT_NAME = "genzoo-attribute-classifier"
 FORMAT_VERSION = 3
@@ -177,25 +178,22 @@ def fit_attribute_classifier(
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
         classifier = AttributeClassifier(dataset.info.image_shape, values, width).to(device)
-    optimizer = torch.optim.Adam(classifier.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.1)
     generator = torch.Generator().manual_seed(seed)
+
+    def batch_loss(step: int) -> torch.Tensor:
+        index = torch.randint(0, len(dataset), (batch_size,), generator=generator)  # (B,)
+        batch = dataset.images[index.to(dataset.images.device)].float().cpu() / 255.0  # (B, C, H, W) in [0, 1]
+        if augment:
+            half = batch_size // 2
+            batch = torch.cat([batch[:half], imperfect(batch[half:], generator)])
+        logits = classifier.logits(batch.to(device))
+        return sum(F.cross_entropy(logits[name], dataset.attributes[name][index.to(dataset.attributes[name].device)].to(device)) for name in logits)
+
     report = _progress_callback(progress, steps)
     classifier.train()
     try:
-        for step in range(steps):
-            index = torch.randint(0, len(dataset), (batch_size,), generator=generator)  # (B,)
-            batch = dataset.images[index.to(dataset.images.device)].float().cpu() / 255.0  # (B, C, H, W) in [0, 1]
-            if augment:
-                half = batch_size // 2
-                batch = torch.cat([batch[:half], imperfect(batch[half:], generator)])
-            logits = classifier.logits(batch.to(device))
-            loss = sum(F.cross_entropy(logits[name], dataset.attributes[name][index.to(dataset.attributes[name].device)].to(device)) for name in logits)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            report(step + 1, steps)
+        fit_classifier(classifier.parameters(), batch_loss, steps=steps, lr=lr, schedule="one-cycle",
+                       after_step=lambda step, loss: report(step + 1, steps))
     finally:
         report(-1, steps)  # closes a progress bar
     return classifier.eval()

@@ -2,6 +2,11 @@
 
     evaluate_run("runs/vae", metrics=("likelihood", "fid"), num_samples=10_000) -> dict
     write_metrics_json(result, "runs/vae/eval.json")
+    EvaluationSections.of(result)   the sections as types (genzoo.metrics.results), for every reader
+
+Each section is built as its type (Likelihood, SampleQuality, Speed, Sharpness, Modes;
+TranslationReport) and stored as that type's to_dict(), so the names of the figures are
+spelled once, in genzoo.metrics.results and genzoo.metrics.likelihood_result.
 
 What is measured, and how it is stated in the result:
   - likelihood, on the test split (N images stated, `test_images` caps it):
@@ -63,6 +68,8 @@ import torch
 
 from genzoo.atomic_file import atomic_write
 from genzoo.errors import ConfigError, unknown_choice
+from genzoo.metrics.likelihood_result import Likelihood, NllEstimate
+from genzoo.metrics.results import EvaluationSections, Modes, QualityFigures, Recognised, SampleQuality, Sharpness, Speed
 from genzoo.runs import RunDir, read_metrics
 
 METRICS = ("likelihood", "fid", "kid", "pr", "classifier_score", "recognised", "speed", "sharpness", "latent_usage")
@@ -93,12 +100,12 @@ def likelihood_metrics(
     progress: bool,
 ) -> dict[str, Any]:
     """-log p(x) (exact) or its ELBO / IWAE bounds on uint8 test images, nats per image and bits/dim."""
-    from genzoo.metrics.iwae import bits_per_dim, discrete_nll_from_density, likelihood_bounds
+    from genzoo.metrics.iwae import discrete_nll_from_density, likelihood_bounds
 
     capabilities = model.capabilities
     if not (capabilities.exact_likelihood or capabilities.likelihood_bound):
         names = ", ".join(capabilities.names()) or "none"
-        return {"available": False, "reason": f"model {model.name} has no likelihood (capabilities: {names})"}
+        return Likelihood(False, reason=f"model {model.name} has no likelihood (capabilities: {names})").to_dict()
     preprocessor = info.make_preprocessor()
     data_format = model.data_format
     dims = data_format.dims
@@ -116,37 +123,33 @@ def likelihood_metrics(
         y = labels[start : start + step].to(device) if conditional else None
         with torch.no_grad():
             if exact:
-                values = {"nll": -model.log_prob(x, y)}
+                values = {"exact": -model.log_prob(x, y)}
             else:
                 bounds = likelihood_bounds(model, x, y, k=iwae_k, chunk=min(chunk, iwae_k), generator=sample_generator)
-                values = {"nll_elbo": -bounds["elbo"], "nll_iwae": -bounds["iwae"]}
+                values = {"elbo": -bounds["elbo"], "iwae": -bounds["iwae"]}
         for name, value in values.items():
             value = value.double().cpu()
             if data_format.levels is None:  # a density on dequantized data -> comparable discrete nll
                 low, high = data_format.value_range
                 value = discrete_nll_from_density(value, dims, levels=preprocessor.discrete_levels, value_width=high - low)
             parts.setdefault(name, []).append(value)
-    result: dict[str, Any] = {
-        "available": True,
-        "kind": "exact" if exact else "bound",
-        "num_test_images": len(images),
-        "split": "test",
-        "preprocess": list(info.preprocess),
-        "dims": dims,
-        "conditional_on_labels": conditional,
-        "units": "nats per image (summed over sub-pixels); bits per sub-pixel",
-    }
+    details: dict[str, Any] = {"split": "test", "preprocess": list(info.preprocess), "dims": dims, "conditional_on_labels": conditional,
+                               "units": "nats per image (summed over sub-pixels); bits per sub-pixel"}
     if data_format.levels is None:
-        result["note"] = "dequantized data: density converted to the discrete nll (+ dims * log(levels)), Theis et al. 2016"
-    for name, chunks in parts.items():
-        nll = torch.cat(chunks)
-        result[f"{name}_nats"] = float(nll.mean())
-        result[f"{name}_nats_std_error"] = float(nll.std() / math.sqrt(len(nll))) if len(nll) > 1 else None
-        result[f"{name.replace('nll', 'bits_per_dim')}"] = float(bits_per_dim(nll.mean(), dims))
+        details["note"] = "dequantized data: density converted to the discrete nll (+ dims * log(levels)), Theis et al. 2016"
     if not exact:
-        result["iwae_k"] = iwae_k
-        result["bound"] = "ELBO <= IWAE(k) <= log p(x): nll values are upper bounds on -log p(x)"
-    return result
+        details["bound"] = "ELBO <= IWAE(k) <= log p(x): nll values are upper bounds on -log p(x)"
+    estimates = {name: _nll_estimate(torch.cat(chunks), dims) for name, chunks in parts.items()}
+    return Likelihood(True, kind="exact" if exact else "bound", num_test_images=len(images), iwae_k=None if exact else iwae_k,
+                      details=details, **estimates).to_dict()
+
+
+def _nll_estimate(nll: torch.Tensor, dims: int) -> NllEstimate:
+    """Mean, standard error and bits/dim of per-image NLLs (N,) in nats."""
+    from genzoo.metrics.iwae import bits_per_dim
+
+    std_error = float(nll.std() / math.sqrt(len(nll))) if len(nll) > 1 else None
+    return NllEstimate(float(nll.mean()), std_error, float(bits_per_dim(nll.mean(), dims)))
 
 
 # ---- sampling -----------------------------------------------------------------------------
@@ -166,7 +169,7 @@ def sample_with_timing(model: Any, n: int, *, seed: int, batch_size: int, progre
 
 
 def training_throughput(run_dir: Path) -> dict[str, Any]:
-    """Training images/s from RUN_DIR/metrics.jsonl (median and last of the train records)."""
+    """Training images/s from RUN_DIR/metrics.jsonl (median and last of the train records): Speed's training fields."""
     path = RunDir(run_dir).metrics_log
     records = [r for r in read_metrics(path) if r.get("split") == "train" and isinstance(r.get("images_per_s"), (int, float))]
     if not records:
@@ -225,9 +228,9 @@ def evaluate_run(
     inception_weights: pytorch-fid's Inception-v3 weights file: use the FID Inception network instead;
     samples_per_input: outputs drawn per test image by an image-to-image model (1 for a deterministic one).
     """
-    from genzoo.train import load_model
-    from genzoo.train.device import resolve_device
-    from genzoo.train.run import load_test_split
+    from genzoo.runs.model import load_model
+    from genzoo.runs.device import resolve_device
+    from genzoo.runs.test_split import load_test_split
 
     settings = replace(settings or EvaluationSettings(), **options)
 
@@ -283,29 +286,26 @@ def evaluate_run(
     samples: torch.Tensor | None = None  # (N, C, H, W) uint8, drawn once and reused for sharpness
     wanted = [name for name in SAMPLE_QUALITY_METRICS if name in metrics]
     if wanted:
-        result["sample_quality"] = _sample_quality(
+        quality, samples, sampling_seconds_per_image = _sample_quality(
             model, info, test_set, wanted, num_samples=settings.num_samples, reference_images=settings.reference_images, batch_size=settings.batch_size,
             seed=settings.seed, feature_extractor=feature_extractor, kid_subsets=settings.kid_subsets, kid_subset_size=settings.kid_subset_size, pr_k=settings.pr_k,
             splits=settings.classifier_score_splits, cache=settings.cache, progress=settings.progress, device=target, announce=settings.announce,
         )
-        sampling_seconds_per_image = result["sample_quality"].pop("_seconds_per_image", None)
-        samples = result["sample_quality"].pop("_samples", None)
-        sampled = settings.num_samples
+        result["sample_quality"] = quality.to_dict()
+        sampled = settings.num_samples if samples is not None else 0
 
     if "speed" in metrics:
-        speed: dict[str, Any] = {"device": str(model.device), "sampling_batch_size": settings.batch_size}
+        details: dict[str, Any] = {}
         if sampling_seconds_per_image is None:
             sampled = min(settings.num_samples, settings.batch_size)
             try:
                 samples, seconds = sample_with_timing(model, sampled, seed=settings.seed, batch_size=settings.batch_size, progress=False)
                 sampling_seconds_per_image = seconds / sampled
             except NotImplementedError as error:
-                speed["sampling_note"] = str(error)
+                details["sampling_note"] = str(error)
                 sampled = 0
-        speed["sampling_seconds_per_image"] = sampling_seconds_per_image
-        speed["sampling_images_timed"] = sampled
-        speed.update(training_throughput(run_dir))
-        result["speed"] = speed
+        details["sampling_images_timed"] = sampled
+        result["speed"] = _speed(model, run_dir, settings.batch_size, sampling_seconds_per_image, details).to_dict()
 
     if "sharpness" in metrics:
         assert test_set is not None
@@ -327,7 +327,7 @@ def _translation_sections(
     """result["translation"] (`genzoo.metrics.translation` on at most `num_images` test images, the baseline beside the model)
     and the speed section, for an image-to-image model. Realism needs a sample-quality metric, the conditional NLL "likelihood"."""
     from genzoo.metrics.translation import evaluate_translation, realism_skip_reason
-    from genzoo.train.run import load_test_split
+    from genzoo.runs.test_split import load_test_split
 
     test_set = load_test_split(info.run_config.data, progress=progress)
     extractor, description = None, None
@@ -345,11 +345,16 @@ def _translation_sections(
     result["translation"] = report.to_dict()
     if "speed" in metrics:
         outputs_per_s = report.model.outputs_per_s
-        result["speed"] = {
-            "device": str(model.device), "sampling_batch_size": batch_size, "sampling_seconds_per_image": 1.0 / outputs_per_s,
-            "sampling_images_timed": report.test_images * report.samples_per_input, "translation_outputs_per_s": outputs_per_s,
-            "sampling_note": "image-to-image model: seconds per output of translate(input)", **training_throughput(run_dir),
-        }
+        details = {"sampling_images_timed": report.test_images * report.samples_per_input, "translation_outputs_per_s": outputs_per_s,
+                   "sampling_note": "image-to-image model: seconds per output of translate(input)"}
+        result["speed"] = _speed(model, run_dir, batch_size, 1.0 / outputs_per_s, details).to_dict()
+
+
+def _speed(model: Any, run_dir: Path, batch_size: int, seconds_per_image: float | None, details: dict[str, Any]) -> Speed:
+    """The speed section: sampling (or translation) seconds per image and the training throughput of metrics.jsonl."""
+    training = training_throughput(run_dir)
+    images_per_s = training.pop("training_images_per_s")
+    return Speed(str(model.device), seconds_per_image, batch_size, images_per_s, {**details, **training})
 
 
 def _sample_quality(
@@ -371,8 +376,9 @@ def _sample_quality(
     progress: bool,
     device: torch.device,
     announce: bool = True,
-) -> dict[str, Any]:
-    """Samples against test images, and test images against other real images (the floor), in one extractor's features."""
+) -> tuple[SampleQuality, torch.Tensor | None, float | None]:
+    """Samples against test images, and other real images against them (the floor), in one extractor's features;
+    (the section, the uint8 samples (N, C, H, W), seconds per sample) - None, None when the model cannot sample."""
     from genzoo.metrics.reference import other_real_statistics, reference_statistics, statistics_of_images
     from genzoo.metrics.sample_quality import RECOGNISED_THRESHOLD, classifier_score, recognised_share
 
@@ -381,7 +387,7 @@ def _sample_quality(
     try:
         samples, seconds = sample_with_timing(model, num_samples, seed=seed, batch_size=batch_size, progress=progress)
     except NotImplementedError as error:
-        return {"available": False, "reason": f"model {model.name} cannot sample ({error})"}
+        return SampleQuality(False, reason=f"model {model.name} cannot sample ({error})"), None, None
     extractor.check_images(samples)
     reference_count = min(reference_images or num_samples, len(test_set))
     real_options = dict(dataset_options=dict(data.options), data_dir=data.data_dir, preprocess=info.preprocess, max_images=reference_count,
@@ -389,43 +395,33 @@ def _sample_quality(
     reference = reference_statistics(extractor, data.name, "test", **real_options)
     other_real = other_real_statistics(extractor, data.name, **real_options)
     generated = statistics_of_images(extractor, samples, progress=progress)
-    out: dict[str, Any] = {
-        "available": True,
-        "num_samples": num_samples,
-        "sampling_seed": seed,
-        "reference": {"split": "test", "num_images": reference.num_images, "preprocess": list(info.preprocess), "subset_seed": 0,
-                      "feature_total_variance": float(np.trace(reference.sigma))},  # Tr(Sigma): the scale of FIDs in these features
-        "feature_extractor": {**extractor.describe(), "choice": choice_note},
-    }
-    # The same figures for real images: N test images against N other real images, the floor a perfect model would reach.
-    real: dict[str, Any] = {"images": other_real.key["images"], "split": "train", "num_images": other_real.num_images,
-                            "num_test_images": reference.num_images, "preprocess": list(info.preprocess), "subset_seed": 0}
-    out["real_reference"] = real
-    for name, value in _quality_figures(reference, generated, wanted, seed=seed, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size,
-                                        pr_k=pr_k).items():
-        out[name] = value
-    for name, value in _quality_figures(reference, other_real, wanted, seed=seed, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size,
-                                        pr_k=pr_k).items():
-        real[name] = value
+    figures = dict(seed=seed, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, pr_k=pr_k)
+    recognised = None
     if "recognised" in wanted:
-        out["recognised"] = {
-            "threshold": RECOGNISED_THRESHOLD,
-            "samples": recognised_share(generated.class_probs, classes=extractor.num_classes),
-            "test_images": recognised_share(reference.class_probs, classes=extractor.num_classes),
-            "other_real_images": recognised_share(other_real.class_probs, classes=extractor.num_classes),
-            "measure": f"share of images whose most probable class of the dataset has p(y|x) >= {RECOGNISED_THRESHOLD:g} under the feature classifier",
-        }
+        shares = (recognised_share(stats.class_probs, classes=extractor.num_classes) for stats in (generated, reference, other_real))
+        recognised = Recognised(RECOGNISED_THRESHOLD, *shares, measure=(
+            f"share of images whose most probable class of the dataset has p(y|x) >= {RECOGNISED_THRESHOLD:g} under the feature classifier"))
+    sample_figures = _quality_figures(reference, generated, wanted, **figures)
     if "classifier_score" in wanted:
         parts = min(splits, num_samples, reference.num_images)
-        score = classifier_score(generated.class_probs, splits=parts)
-        test_score = classifier_score(reference.class_probs, splits=parts)
-        out["classifier_score"] = {
+        score, test_score = classifier_score(generated.class_probs, splits=parts), classifier_score(reference.class_probs, splits=parts)
+        sample_figures = replace(sample_figures, measured=sample_figures.measured + ("classifier_score",), classifier_score={
             "mean": score.mean, "std": score.std, "splits": parts, "test_images_mean": test_score.mean,
             "note": "Inception Score formula on genzoo's dataset classifier; not the Inception Score",
-        }
-    out["_seconds_per_image"] = seconds / num_samples
-    out["_samples"] = samples
-    return out
+        })
+    # The same figures for real images: N test images against N other real images, the floor a perfect model would reach.
+    provenance = {
+        "sampling_seed": seed,
+        "reference": {"split": "test", "preprocess": list(info.preprocess), "subset_seed": 0},
+        "real_reference": {"images": other_real.key["images"], "split": "train", "num_images": other_real.num_images,
+                           "num_test_images": reference.num_images, "preprocess": list(info.preprocess), "subset_seed": 0},
+    }
+    quality = SampleQuality(
+        True, num_samples=num_samples, samples=sample_figures, real=_quality_figures(reference, other_real, wanted, **figures),
+        recognised=recognised, test_images=reference.num_images, feature_total_variance=float(np.trace(reference.sigma)),
+        feature_extractor={**extractor.describe(), "choice": choice_note}, details=provenance,
+    )
+    return quality, samples, seconds / num_samples
 
 
 def _feature_extractor_for(model: Any, info: Any, given: Any, *, device: torch.device, progress: bool, announce: bool) -> tuple[Any, str]:
@@ -448,23 +444,24 @@ def _feature_extractor_for(model: Any, info: Any, given: Any, *, device: torch.d
     return choice.extractor, choice.note
 
 
-def _quality_figures(reference: Any, other: Any, wanted: list[str], *, seed: int, kid_subsets: int, kid_subset_size: int, pr_k: int) -> dict[str, Any]:
+def _quality_figures(reference: Any, other: Any, wanted: list[str], *, seed: int, kid_subsets: int, kid_subset_size: int, pr_k: int) -> QualityFigures:
     """FID, KID and precision/recall of `other` against the test `reference` (ReferenceStatistics), those in `wanted`."""
     from genzoo.metrics.sample_quality import frechet_distance, kid, precision_recall
 
-    out: dict[str, Any] = {}
+    values: dict[str, Any] = {}
     if "fid" in wanted:
-        out["fid"] = frechet_distance(reference.mu, reference.sigma, other.mu, other.sigma)
+        values["fid"] = frechet_distance(reference.mu, reference.sigma, other.mu, other.sigma)
     if "kid" in wanted:
         # Subsets must be a proper part of each set, or every subset is the whole set and the
         # standard error collapses to 0: at most half of the smaller set.
         size = min(kid_subset_size, max(2, min(other.num_images, reference.num_images) // 2))
         value = kid(reference.features, other.features, subsets=kid_subsets, subset_size=size, seed=seed)
-        out["kid"] = {"mean": value.mean, "std_error": value.std_error, "subsets": kid_subsets, "subset_size": size}
+        values["kid"] = {"mean": value.mean, "std_error": value.std_error, "subsets": kid_subsets, "subset_size": size}
     if "pr" in wanted:
         pr = precision_recall(reference.features, other.features, k=pr_k)
-        out["precision"], out["recall"], out["pr_k"] = pr.precision, pr.recall, pr_k
-    return out
+        values.update(precision=pr.precision, recall=pr.recall, pr_k=pr_k)
+    measured = tuple(name for name in ("fid", "kid", "pr") if name in wanted)
+    return QualityFigures(measured, **values)
 
 
 def _print_notice(line: str) -> None:
@@ -485,70 +482,74 @@ def sharpness_metrics(
         try:
             samples, _ = sample_with_timing(model, num_samples, seed=seed, batch_size=batch_size, progress=False)
         except NotImplementedError as error:
-            return {"available": False, "reason": f"model {model.name} cannot sample ({error})"}
+            return Sharpness(False, reason=f"model {model.name} cannot sample ({error})").to_dict()
     count = min(len(samples), len(test_set))
     real = test_set.images[subset(len(test_set), count, seed=0)]  # (count, C, H, W) uint8
     real = display_images(real, info.preprocess, source_levels=test_set.info.levels, seed=0)  # as the model sees them
     samples_variance = float(laplacian_variance(samples).mean())
     test_variance = float(laplacian_variance(real).mean())
     if test_variance <= 0.0:
-        return {"available": False, "reason": "the test images have no detail (Laplacian variance 0)"}
-    return {
-        "available": True,
-        "ratio": samples_variance / test_variance,
-        "samples_laplacian_variance": samples_variance,
-        "test_laplacian_variance": test_variance,
-        "num_samples": len(samples),
-        "num_test_images": count,
-        "preprocess": list(info.preprocess),
-        "measure": "variance of the 3x3 Laplacian per image, pixels in [0, 1], mean over images; ratio samples / test (< 1: blurrier)",
-    }
+        return Sharpness(False, reason="the test images have no detail (Laplacian variance 0)").to_dict()
+    details = {"samples_laplacian_variance": samples_variance, "test_laplacian_variance": test_variance, "preprocess": list(info.preprocess),
+               "measure": "variance of the 3x3 Laplacian per image, pixels in [0, 1], mean over images; ratio samples / test (< 1: blurrier)"}
+    return Sharpness(True, ratio=samples_variance / test_variance, num_samples=len(samples), num_test_images=count, details=details).to_dict()
+
+
+def likelihood_line(likelihood: Likelihood) -> str:
+    """The likelihood line of `summary_lines` (N test images stated; "n/a" for a figure stored as null)."""
+    if not likelihood.available:
+        return f"likelihood: {likelihood.reason}"
+    n = likelihood.num_test_images
+    if likelihood.kind == "exact":
+        return f"NLL {_figure(likelihood.exact.nats, '.2f')} nats = {_figure(likelihood.exact.bits_per_dim, '.4f')} bits/dim (exact, N={n} test images)"
+    iwae, elbo = likelihood.iwae, likelihood.elbo
+    return (f"NLL <= {_figure(iwae.nats, '.2f')} nats = {_figure(iwae.bits_per_dim, '.4f')} bits/dim (IWAE k={likelihood.iwae_k}), "
+            f"ELBO bound {_figure(elbo.nats, '.2f')} nats = {_figure(elbo.bits_per_dim, '.4f')} bits/dim (N={n} test images)")
+
+
+def _figure(value: float | None, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def speed_line(speed: Speed) -> str:
+    sampling, training = speed.sampling_seconds_per_image, speed.training_images_per_s
+    what = "translation" if speed.translating else "sampling"
+    return ("speed: " + (f"{what} {sampling * 1000:.3f} ms/image (batch {speed.sampling_batch_size}, {speed.device})" if sampling is not None else "sampling n/a")
+            + (f", training {training:.0f} images/s" if training is not None else ", training n/a"))
+
+
+def sharpness_line(sharpness: Sharpness) -> str:
+    if not sharpness.available:
+        return f"sharpness: {sharpness.reason}"
+    return (f"sharpness: {_figure(sharpness.ratio, '.3f')} x the test images' (variance of the Laplacian, N={sharpness.num_samples} samples "
+            f"vs {sharpness.num_test_images} test images)")
 
 
 def summary_lines(result: dict[str, Any]) -> list[str]:
     """Human-readable lines for the CLI, each naming N and the feature extractor where relevant."""
     lines = [f"{result['model']} at step {result['step']} ({result['checkpoint']})"]
-    likelihood = result.get("likelihood")
-    if likelihood:
-        if not likelihood["available"]:
-            lines.append(f"likelihood: {likelihood['reason']}")
-        elif likelihood["kind"] == "exact":
-            lines.append(f"NLL {likelihood['nll_nats']:.2f} nats = {likelihood['bits_per_dim']:.4f} bits/dim (exact, N={likelihood['num_test_images']} test images)")
-        else:
-            lines.append(
-                f"NLL <= {likelihood['nll_iwae_nats']:.2f} nats = {likelihood['bits_per_dim_iwae']:.4f} bits/dim (IWAE k={likelihood['iwae_k']}), "
-                f"ELBO bound {likelihood['nll_elbo_nats']:.2f} nats = {likelihood['bits_per_dim_elbo']:.4f} bits/dim (N={likelihood['num_test_images']} test images)"
-            )
-    quality = result.get("sample_quality")
-    if quality:
-        lines += sample_quality_lines(quality)
+    likelihood = Likelihood.from_dict(result.get("likelihood"))
+    if likelihood is not None:
+        lines.append(likelihood_line(likelihood))
+    sections = EvaluationSections.of(result)
+    if sections.sample_quality is not None:
+        lines += sample_quality_lines(sections.sample_quality)
     translation = result.get("translation")
     if translation:
         from genzoo.metrics.translation import translation_lines
 
         lines += translation_lines(translation)
-    lines += modes_summary_lines(result)
-    speed = result.get("speed")
-    if speed:
-        sampling = speed.get("sampling_seconds_per_image")
-        training = speed.get("training_images_per_s")
-        what = "translation" if "translation_outputs_per_s" in speed else "sampling"
-        lines.append(
-            "speed: "
-            + (f"{what} {sampling * 1000:.3f} ms/image (batch {speed['sampling_batch_size']}, {speed['device']})" if sampling is not None else "sampling n/a")
-            + (f", training {training:.0f} images/s" if training is not None else ", training n/a")
-        )
+    if sections.modes is not None:
+        lines.append(modes_line(sections.modes))
+    if sections.speed is not None:
+        lines.append(speed_line(sections.speed))
     usage = result.get("latent_usage")
     if usage and usage["available"]:  # models without an encoder: recorded in the JSON, not printed
         from genzoo.metrics.latent_usage import usage_line
 
         lines.append(usage_line(usage))
-    sharpness = result.get("sharpness")
-    if sharpness:
-        lines.append(
-            f"sharpness: {sharpness['ratio']:.3f} x the test images' (variance of the Laplacian, N={sharpness['num_samples']} samples "
-            f"vs {sharpness['num_test_images']} test images)" if sharpness["available"] else f"sharpness: {sharpness['reason']}"
-        )
+    if sections.sharpness is not None:
+        lines.append(sharpness_line(sections.sharpness))
     return lines
 
 
@@ -561,7 +562,7 @@ POINT_DATA_REASON = "skipped: toy2d samples are 2-D points, not images"
 def _latent_usage(model: Any, info: Any, test_set: Any, *, test_images: int | None, batch_size: int, seed: int, progress: bool) -> dict[str, Any]:
     """Active units and KL per latent dimension over the first `test_images` test images (default all); encoder models only."""
     from genzoo.metrics.latent_usage import latent_usage_metrics
-    from genzoo.train.run import load_test_split
+    from genzoo.runs.test_split import load_test_split
 
     if not model.capabilities.encoder:
         return {"available": False, "reason": f"model {model.name} has no encoder"}
@@ -580,14 +581,14 @@ def _choose_point_metrics(result: dict[str, Any], metrics: tuple[str, ...]) -> t
     dataset = result["dataset"]
     if point_mixture(dataset["name"], dataset["options"]) is None:
         if "modes" in metrics:
-            result["modes"] = {"available": False, "reason": f"skipped: modes needs toy2d points, dataset is {dataset['name']}"}
+            result["modes"] = Modes(False, reason=f"skipped: modes needs toy2d points, dataset is {dataset['name']}").to_dict()
         kept = tuple(name for name in metrics if name != "modes")
     else:
         image = [name for name in metrics if name in IMAGE_METRICS]
         if any(name in SAMPLE_QUALITY_METRICS for name in image):
-            result["sample_quality"] = {"available": False, "reason": POINT_DATA_REASON}
+            result["sample_quality"] = SampleQuality(False, reason=POINT_DATA_REASON).to_dict()
         if "sharpness" in image:
-            result["sharpness"] = {"available": False, "reason": POINT_DATA_REASON}
+            result["sharpness"] = Sharpness(False, reason=POINT_DATA_REASON).to_dict()
         kept = tuple(name for name in metrics if name not in IMAGE_METRICS)
         if image and "modes" not in kept:
             kept += ("modes",)
@@ -604,20 +605,15 @@ def modes_metrics(model: Any, dataset: dict[str, Any], *, num_samples: int, seed
     try:
         points = sample_points(model, mixture, num_samples, seed=seed)  # (N, 2)
     except NotImplementedError as error:
-        return {"available": False, "reason": f"model {model.name} cannot sample ({error})"}
+        return Modes(False, reason=f"model {model.name} cannot sample ({error})").to_dict()
     centres, std = mixture_modes(mixture)
     stats = mode_statistics(points, centres, std)
-    return {
-        "available": True,
-        **stats.as_dict(),
-        "counts": list(stats.counts),
-        "mixture": mixture,
-        "sampling_seed": seed,
-        "quality_stds": QUALITY_STDS,
-        "quality_radius": QUALITY_STDS * std,
-        "samples_needed_per_mode": samples_needed_per_mode(stats),
+    details = {
+        "counts": list(stats.counts), "mixture": mixture, "sampling_seed": seed, "quality_stds": QUALITY_STDS,
+        "quality_radius": QUALITY_STDS * std, "samples_needed_per_mode": samples_needed_per_mode(stats),
         "criteria": f"high quality: within {QUALITY_STDS:g} std of a mode centre; covered: >= {MIN_SHARE:g} of the expected N/K high-quality samples",
     }
+    return Modes(True, None, stats.modes_covered, stats.num_modes, stats.high_quality_fraction, stats.num_samples, details).to_dict()
 
 
 def _state_modes_as_sample_quality(result: dict[str, Any]) -> None:
@@ -631,51 +627,49 @@ def _state_modes_as_sample_quality(result: dict[str, Any]) -> None:
         )
 
 
-def modes_summary_lines(result: dict[str, Any]) -> list[str]:
-    """The modes line of `summary_lines` (none when the result has no modes section)."""
-    modes = result.get("modes")
-    if not modes:
-        return []
-    if not modes["available"]:
-        return [f"modes: {modes['reason']}"]
-    return [
-        f"modes covered: {modes['modes_covered']} of {modes['num_modes']} ({modes['mixture']}), high-quality share "
-        f"{modes['high_quality_fraction']:.3f} [N={modes['num_samples']} samples; high quality: within "
-        f"{modes['quality_radius']:g} = {modes['quality_stds']:g} std of a mode centre; a mode is covered with >= {modes['samples_needed_per_mode']} of them]"
-    ]
+def modes_line(modes: Modes) -> str:
+    """The modes line of `summary_lines`."""
+    if not modes.available:
+        return f"modes: {modes.reason}"
+    details = modes.details
+    return (f"modes covered: {modes.modes_covered} of {modes.num_modes} ({details['mixture']}), high-quality share "
+            f"{modes.high_quality_fraction:.3f} [N={modes.num_samples} samples; high quality: within "
+            f"{details['quality_radius']:g} = {details['quality_stds']:g} std of a mode centre; a mode is covered with "
+            f">= {details['samples_needed_per_mode']} of them]")
 
 
-def sample_quality_lines(quality: dict[str, Any]) -> list[str]:
+def sample_quality_lines(quality: SampleQuality) -> list[str]:
     """The sample-quality lines of `summary_lines`: samples vs test images, then real images vs test images (the floor)."""
-    if not quality["available"]:
-        return [f"sample quality: {quality['reason']}"]
-    extractor = quality["feature_extractor"]
+    if not quality.available:
+        return [f"sample quality: {quality.reason}"]
+    extractor = quality.feature_extractor
     accuracy = extractor.get("test_accuracy")
     features = f"features {extractor['id']}" + (f" (test accuracy {accuracy:.3f})" if accuracy is not None else "")
-    lines = [", ".join(_quality_values(quality)) + f" [N={quality['num_samples']} samples vs {quality['reference']['num_images']} test images, {features}]"]
-    recognised = quality.get("recognised")
-    if recognised:
+    lines = [", ".join(_quality_values(quality.samples)) + f" [N={quality.num_samples} samples vs {quality.test_images} test images, {features}]"]
+    recognised = quality.recognised
+    if recognised is not None:
         lines.append(
-            f"recognised (classifier confidence >= {recognised['threshold']:g}): samples {recognised['samples']:.1%}, "
-            f"test images {recognised['test_images']:.1%}, other real images {recognised['other_real_images']:.1%}"
+            f"recognised (classifier confidence >= {recognised.threshold:g}): samples {_figure(recognised.samples, '.1%')}, "
+            f"test images {_figure(recognised.test_images, '.1%')}, other real images {_figure(recognised.other_real_images, '.1%')}"
         )
-    real = quality.get("real_reference") or {}
-    values = _quality_values(real)
+    values = _quality_values(quality.real)
     if values:
-        lines.append(f"real images for comparison: {', '.join(values)} [N={real['num_images']} {real['images']} vs {real['num_test_images']} test images]")
+        real = quality.details.get("real_reference", {})
+        lines.append(f"real images for comparison: {', '.join(values)} [N={real.get('num_images')} {real.get('images')} vs "
+                     f"{real.get('num_test_images')} test images]")
     return lines
 
 
-def _quality_values(figures: dict[str, Any]) -> list[str]:
+def _quality_values(figures: QualityFigures) -> list[str]:
     values = []
-    if figures.get("fid") is not None:
-        values.append(f"FID {figures['fid']:.3f}")
-    if figures.get("kid"):
-        values.append(f"KID {figures['kid']['mean']:.5f} +- {figures['kid']['std_error']:.5f}")
-    if "precision" in figures:
-        values.append(f"precision {figures['precision']:.3f} recall {figures['recall']:.3f} (k={figures['pr_k']})")
-    if "classifier_score" in figures:
-        score = figures["classifier_score"]
+    if "fid" in figures.measured:
+        values.append(f"FID {_figure(figures.fid, '.3f')}")
+    if "kid" in figures.measured:
+        values.append(f"KID {figures.kid['mean']:.5f} +- {figures.kid['std_error']:.5f}")
+    if "pr" in figures.measured:
+        values.append(f"precision {_figure(figures.precision, '.3f')} recall {_figure(figures.recall, '.3f')} (k={figures.pr_k})")
+    if "classifier_score" in figures.measured:
+        score = figures.classifier_score
         values.append(f"classifier score {score['mean']:.3f} (test images {score['test_images_mean']:.3f})")
     return values
 

@@ -64,6 +64,7 @@ from torch import nn
 from genzoo.atomic_file import atomic_output, atomic_write
 from genzoo.errors import ConfigError, DataError, GenzooError
 from genzoo.file_kinds import unsafe_file_kind
+from genzoo.metrics.classifier_fit import fit_classifier
 from genzoo.progress import progress_bar, progress_iter
 
 FORMAT_NAME = "genzoo-feature-extractor"
@@ -436,6 +437,49 @@ def make_recipe(
     }
 
 
+class _FeatureBatches:
+    """The feature classifier's batches: epochs of shuffled, randomly shifted training images, plus
+    synthetic outliers labelled K ("no image of the dataset"), in one pass so BatchNorm sees the mixture."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, config: FeatureNetConfig, training: FeatureTraining,
+                 generator: torch.Generator, device: torch.device, steps_per_epoch: int) -> None:
+        self.images, self.config, self.training, self.generator = images, config, training, generator
+        self.images_on_device, self.labels_on_device = images.to(device), labels.to(device)
+        self.device, self.steps_per_epoch = device, steps_per_epoch
+        self.order = torch.empty(0, dtype=torch.int64)
+        self.index = self.order
+        self.logits = torch.empty(0)  # of the last batch's real images (B, K + 1)
+
+    def loss(self, net: FeatureNet, step: int) -> torch.Tensor:
+        batch_size = self.training.batch_size
+        position = (step % self.steps_per_epoch) * batch_size
+        if position == 0:
+            self.order = torch.randperm(len(self.images), generator=self.generator)
+        self.index = self.order[position : position + batch_size].to(self.device)
+        batch = random_shift(self.images_on_device[self.index], self.training.max_shift, self.generator)
+        count = round(self.training.outlier_fraction * len(batch)) if self.config.outlier_class else 0
+        outliers = synthetic_outliers(self.images, count, self.generator).to(self.device)  # (O, C, H, W)
+        targets = torch.cat([self.labels_on_device[self.index], torch.full((count,), self.config.num_classes, device=self.device)])
+        _, all_logits = net(torch.cat([batch, outliers]))
+        self.logits = all_logits[: len(batch)].detach()
+        return F.cross_entropy(all_logits, targets)
+
+    def reporter(self, bar: Any, progress: bool, total_steps: int) -> Callable[[int, torch.Tensor], None]:
+        """after_step for fit_classifier: moving averages of loss and accuracy on the bar."""
+        running: dict[str, float] = {}
+
+        def report(step: int, loss: torch.Tensor) -> None:
+            if progress:
+                batch_accuracy = (self.logits.argmax(1) == self.labels_on_device[self.index]).float().mean().item()
+                for name, value in (("loss", loss.item()), ("accuracy", batch_accuracy)):
+                    running[name] = value if name not in running else 0.95 * running[name] + 0.05 * value
+                if step % 20 == 0 or step == total_steps - 1:
+                    bar.set_postfix(loss=f"{running['loss']:.3f}", accuracy=f"{running['accuracy']:.3f}")
+            bar.update(1)
+
+        return report
+
+
 def train_feature_classifier(
     dataset_name: str,
     *,
@@ -457,7 +501,7 @@ def train_feature_classifier(
     widths=(8, 16), feature_dim=16 for tests). `training` overrides epochs and seed when given.
     The global RNG streams are left untouched (training runs on forked streams).
     """
-    from genzoo.train.device import resolve_device
+    from genzoo.runs.device import resolve_device
 
     dataset_options = dict(dataset_options or {})
     training = training or FeatureTraining(epochs=epochs, seed=seed)
@@ -481,38 +525,14 @@ def train_feature_classifier(
         net = FeatureNet(config).to(target)
         steps_per_epoch = max(1, len(images) // training.batch_size)
         total_steps = max(1, math.ceil(training.epochs * steps_per_epoch))
-        optimizer = torch.optim.Adam(net.parameters(), lr=training.lr, weight_decay=training.weight_decay)
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps)))
-        images_on_device, labels_on_device = images.to(target), labels.to(target)
+        batches = _FeatureBatches(images, labels, config, training, generator, target, steps_per_epoch)
         bar = progress_bar(total=total_steps, desc=f"feature classifier ({dataset_name})", enabled=progress)
         net.train()
-        order = torch.empty(0, dtype=torch.int64)
-        running_loss, running_accuracy = None, None  # exponential moving averages for the progress bar
-        for step in range(total_steps):
-            position = (step % steps_per_epoch) * training.batch_size
-            if position == 0:
-                order = torch.randperm(len(images), generator=generator)
-            index = order[position : position + training.batch_size].to(target)
-            batch = random_shift(images_on_device[index], training.max_shift, generator)
-            count = round(training.outlier_fraction * len(batch)) if config.outlier_class else 0
-            outliers = synthetic_outliers(images, count, generator).to(target)  # (O, C, H, W), labelled K: "no image of the dataset"
-            targets = torch.cat([labels_on_device[index], torch.full((count,), config.num_classes, device=target)])
-            _, all_logits = net(torch.cat([batch, outliers]))  # one pass: BatchNorm sees the same mixture in every step
-            logits = all_logits[: len(batch)]  # (B, K + 1)
-            loss = F.cross_entropy(all_logits, targets)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            if progress:
-                batch_loss = loss.item()
-                batch_accuracy = (logits.argmax(1) == labels_on_device[index]).float().mean().item()
-                running_loss = batch_loss if running_loss is None else 0.95 * running_loss + 0.05 * batch_loss
-                running_accuracy = batch_accuracy if running_accuracy is None else 0.95 * running_accuracy + 0.05 * batch_accuracy
-                if step % 20 == 0 or step == total_steps - 1:
-                    bar.set_postfix(loss=f"{running_loss:.3f}", accuracy=f"{running_accuracy:.3f}")
-            bar.update(1)
-        bar.close()
+        try:
+            fit_classifier(net.parameters(), lambda step: batches.loss(net, step), steps=total_steps, lr=training.lr,
+                           schedule="cosine", weight_decay=training.weight_decay, after_step=batches.reporter(bar, progress, total_steps))
+        finally:
+            bar.close()
     train_seconds = time.perf_counter() - started
     net.eval()
     extractor = FeatureExtractor(net=net, dataset=dataset_name)
@@ -573,7 +593,7 @@ def load_feature_extractor(
     The recipe is the default one unless `architecture` / `training` are given. `image_shape`,
     when given, must be the dataset's image shape (a one-line error otherwise).
     """
-    from genzoo.train.device import resolve_device
+    from genzoo.runs.device import resolve_device
 
     device = resolve_device(device) if isinstance(device, str) else device
     dataset_options = dict(dataset_options or {})
@@ -692,7 +712,7 @@ def choose_feature_extractor(
     cached. `say(line)` is called with the note before any training starts, so a wait never
     comes unannounced.
     """
-    from genzoo.train.device import resolve_device
+    from genzoo.runs.device import resolve_device
 
     device = resolve_device(device) if isinstance(device, str) else device
     dataset_options = dict(dataset_options or {})

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genzoo.metrics.features import FeatureExtractorError
+from genzoo.runs.checkpoint import state_mismatch
 from genzoo.progress import progress_iter
 
 WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
@@ -293,13 +294,8 @@ def load_inception_extractor(path: str | os.PathLike[str] | None, *, device: str
     for name in expected:  # files written before BatchNorm counted its batches lack these (unused in eval)
         if name.endswith("num_batches_tracked") and name not in state:
             state[name] = torch.zeros((), dtype=torch.long)
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        detail = f"lacks {missing[0]!r}" if missing else f"has unexpected {unexpected[0]!r}"
-        raise FeatureExtractorError(f"{path} is not the FID Inception-v3 weights ({detail}): pass pytorch-fid's {WEIGHTS_FILE}")
-    for name, tensor in state.items():
-        if tuple(tensor.shape) != tuple(expected[name].shape):
-            raise FeatureExtractorError(f"{path} is not the FID Inception-v3 weights ({name} has shape {tuple(tensor.shape)}, expected {tuple(expected[name].shape)})")
+    problem = state_mismatch(expected, state)
+    if problem is not None:
+        raise FeatureExtractorError(f"{path} is not the FID Inception-v3 weights ({problem}): pass pytorch-fid's {WEIGHTS_FILE}")
     net.load_state_dict(state, strict=True)
     return InceptionExtractor(net.to(device), weights_sha256=state_dict_hash(state), source=str(path))

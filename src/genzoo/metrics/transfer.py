@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genzoo.metrics.classifier_fit import fit_classifier
 from genzoo.models.base import GenerativeModel
 
 
@@ -100,6 +101,21 @@ def accuracy(classifier: EncoderClassifier, x: torch.Tensor, y: torch.Tensor, ba
     return correct / max(len(x), 1)
 
 
+class _Epochs:
+    """Batch indices of a shuffled order, reshuffled when the next batch would not fit (a new epoch)."""
+
+    def __init__(self, count: int, batch_size: int, generator: torch.Generator) -> None:
+        self.count, self.batch_size, self.generator = count, batch_size, generator
+        self.order, self.position = torch.randperm(count, generator=generator), 0
+
+    def next_batch(self) -> torch.Tensor:
+        if self.position + self.batch_size > len(self.order) and self.position > 0:
+            self.order, self.position = torch.randperm(self.count, generator=self.generator), 0
+        batch = self.order[self.position : self.position + self.batch_size]
+        self.position += len(batch)
+        return batch
+
+
 def train_classifier(
     model: GenerativeModel,
     train_x: torch.Tensor,
@@ -124,23 +140,17 @@ def train_classifier(
         classifier = EncoderClassifier(model, code_dim, num_classes, settings).to(device)
     for parameter in model.parameters():
         parameter.requires_grad_(settings.finetune)
-    optimizer = torch.optim.Adam([p for p in classifier.parameters() if p.requires_grad], lr=settings.lr)
     generator = torch.Generator().manual_seed(settings.seed)
-    order = torch.randperm(len(train_x), generator=generator)
-    position = 0
-    classifier.head.train()
-    for _ in range(settings.steps):
-        if position + settings.batch_size > len(order) and position > 0:  # new epoch
-            order, position = torch.randperm(len(train_x), generator=generator), 0
-        batch = order[position : position + settings.batch_size]
-        position += len(batch)
+    epochs = _Epochs(len(train_x), settings.batch_size, generator)
+
+    def batch_loss(step: int) -> torch.Tensor:
+        batch = epochs.next_batch()
         logits = classifier(train_x[batch].to(device))  # (b, K)
-        loss = F.cross_entropy(logits, train_y[batch].to(device).long())
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if on_step is not None:
-            on_step(loss.item())
+        return F.cross_entropy(logits, train_y[batch].to(device).long())
+
+    classifier.head.train()
+    fit_classifier(classifier.parameters(), batch_loss, steps=settings.steps, lr=settings.lr, schedule="constant",
+                   after_step=None if on_step is None else lambda step, loss: on_step(loss.item()))
     return classifier
 
 

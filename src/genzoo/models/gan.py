@@ -43,14 +43,14 @@ from torch import nn
 from torch.func import functional_call
 
 from genzoo.data.format import DataFormat
-from genzoo.models.base import Capabilities, GenerativeModel, TrainingPhase
+from genzoo.models.base import Capabilities, GenerativeModel
 from genzoo.models.registry import register_model
-from genzoo.nn.adversarial import GENERATOR_LOSSES, discriminator_loss, generator_loss
+from genzoo.models.two_player import TwoPlayerGame, check_game_options
+from genzoo.nn.adversarial import discriminator_loss, generator_loss
 from genzoo.nn.dropout import ShardedDropout
 
 Prior = Literal["normal", "uniform"]
 PRIORS: tuple[str, ...] = ("normal", "uniform")
-PHASES: tuple[str, ...] = ("discriminator", "generator")
 
 
 @contextmanager
@@ -68,22 +68,15 @@ def check_adversarial_options(config: object) -> None:
     """Validate the options every adversarial config shares (ValueError listing the choices)."""
     if config.latent_dim < 1:
         raise ValueError(f"latent_dim must be >= 1, got {config.latent_dim}")
-    if config.d_steps < 1:
-        raise ValueError(f"d_steps must be >= 1, got {config.d_steps}")
+    check_game_options(config)
     if config.prior not in PRIORS:
         raise ValueError(f"unknown prior {config.prior!r}: choose one of {', '.join(PRIORS)}")
-    if config.g_loss not in GENERATOR_LOSSES:
-        raise ValueError(f"unknown g_loss {config.g_loss!r}: choose one of {', '.join(GENERATOR_LOSSES)}")
-    if config.lr is not None and config.lr <= 0:
-        raise ValueError(f"lr must be > 0, got {config.lr}")
-    if config.betas is not None and not all(0.0 <= b < 1.0 for b in config.betas):
-        raise ValueError(f"betas must be in [0, 1), got {config.betas}")
     if config.instance_noise < 0 or config.instance_noise_steps < 0:
         raise ValueError(f"instance_noise and instance_noise_steps must be >= 0, got {config.instance_noise}, {config.instance_noise_steps}")
 
 
-class AdversarialModel(GenerativeModel):
-    """Two players, two phases. Subclasses set `generator_net` (z, one-hot y) -> tanh image and
+class AdversarialModel(TwoPlayerGame, GenerativeModel):
+    """Two players, two phases (TwoPlayerGame). Subclasses set `generator_net` (z, one-hot y) -> tanh image and
     `discriminator_net` (x, one-hot y) -> logits (B,)."""
 
     capabilities = Capabilities(latent_decoder=True)
@@ -120,21 +113,6 @@ class AdversarialModel(GenerativeModel):
         return functional_call(self.discriminator_net, parameters, (images, labels))
 
     # ---- training -----------------------------------------------------------------------
-    def training_phases(self) -> list[TrainingPhase]:
-        """Goodfellow et al. 2014, Alg. 1: k = d_steps discriminator steps, then one generator step."""
-        settings = dict(lr=self.config.lr, betas=None if self.config.betas is None else tuple(self.config.betas))
-        return [TrainingPhase("discriminator", repeats=self.config.d_steps, **settings), TrainingPhase("generator", **settings)]
-
-    def phase_parameters(self, phase: str) -> Iterator[nn.Parameter]:
-        return self._player(phase).parameters()
-
-    def _player(self, phase: str) -> nn.Module:
-        if phase == "discriminator":
-            return self.discriminator_net
-        if phase == "generator":
-            return self.generator_net
-        raise ValueError(f"unknown phase {phase!r} for {self.name}: choose one of {', '.join(PHASES)}")
-
     def loss(self, x: torch.Tensor, y: torch.Tensor | None = None, phase: str = "discriminator") -> dict[str, torch.Tensor]:
         """Per-example loss of `phase`, with training-health parts (all (B,)).
 

@@ -15,6 +15,7 @@ import torch
 
 from genzoo.atomic_file import atomic_write
 from genzoo.data.toy2d import point_mixture
+from genzoo.metrics.results import EvaluationSections, SampleQuality, Speed
 from genzoo.models.base import Capabilities
 from genzoo.report.properties import lecture_family, number, property_row
 from genzoo.report.summary import RunSummary, training_curve
@@ -44,45 +45,41 @@ def family_of(capabilities: Any) -> str:
 
 def comparison_row(model_name: str, capabilities: Any, result: dict[str, Any]) -> dict[str, Any]:
     """One row of the comparison table from an `evaluate_run` result ("-" where not measured)."""
-    likelihood = result.get("likelihood") or {}
-    if likelihood.get("available"):
-        exact = likelihood["kind"] == "exact"
-        nll = likelihood["nll_nats"] if exact else likelihood["nll_iwae_nats"]
-        bits = likelihood["bits_per_dim"] if exact else likelihood["bits_per_dim_iwae"]
-        density = f"{'exact' if exact else 'bound'}: {number(nll, '.1f')} nats ({number(bits, '.3f')} bits/dim)"
-    elif likelihood:
-        density = "none"
+    sections = EvaluationSections.of(result)
+    likelihood = sections.likelihood
+    if likelihood is None:
+        density = "-" if capabilities.exact_likelihood or capabilities.likelihood_bound else "none"
+    elif likelihood.available:
+        best = likelihood.headline
+        density = f"{'exact' if likelihood.kind == 'exact' else 'bound'}: {number(best.nats, '.1f')} nats ({number(best.bits_per_dim, '.3f')} bits/dim)"
     else:
-        density = "-"
-    quality = result.get("sample_quality") or {}
-    speed = result.get("speed") or {}
-    sampling = speed.get("sampling_seconds_per_image")
-    training = speed.get("training_images_per_s")
+        density = "none"
+    quality, speed = sections.sample_quality, sections.speed or Speed("?")
+    sampling, training = speed.sampling_seconds_per_image, speed.training_images_per_s
     return {
         "family": family_of(capabilities),
         "model": model_name,
         "test NLL per image": density,
-        "FID (real images)": _with_real(quality, "fid", lambda q: number(q["fid"], ".1f")),
-        "precision / recall (real images)": _with_real(quality, "precision", lambda q: f"{number(q['precision'], '.2f')} / {number(q['recall'], '.2f')}"),
+        "FID (real images)": _with_real(quality, "fid", lambda figures: number(figures.fid, ".1f")),
+        "precision / recall (real images)": _with_real(quality, "pr", lambda figures: f"{number(figures.precision, '.2f')} / {number(figures.recall, '.2f')}"),
         "recognised (real images)": _recognised(quality),
         "sampling ms/image": f"{sampling * 1000:.2f}" if sampling is not None else "-",
         "training images/s": f"{training:.0f}" if training is not None else "-",
     }
 
 
-def _with_real(quality: dict[str, Any], key: str, text: Any) -> str:
+def _with_real(quality: SampleQuality | None, figure: str, text: Any) -> str:
     """"95.6 (3.9)": the samples' figure, then the same figure for real images vs the test images ("-" if not measured)."""
-    if key not in quality:
+    if quality is None or figure not in quality.samples.measured:
         return "-"
-    real = quality.get("real_reference") or {}
-    return text(quality) + (f" ({text(real)})" if key in real else "")
+    return text(quality.samples) + (f" ({text(quality.real)})" if figure in quality.real.measured else "")
 
 
-def _recognised(quality: dict[str, Any]) -> str:
-    recognised = quality.get("recognised")
-    if not recognised:
+def _recognised(quality: SampleQuality | None) -> str:
+    recognised = None if quality is None else quality.recognised
+    if recognised is None:
         return "-"
-    return f"{number(recognised.get('samples'), '.0%')} ({number(recognised.get('test_images'), '.0%')} of test images)"
+    return f"{number(recognised.samples, '.0%')} ({number(recognised.test_images, '.0%')} of test images)"
 
 
 FIGURES_DIR = REPORT_FIGURES  # RUN_DIR/report-figures/: the report's drawings of the run, reused while its checkpoint is unchanged
@@ -95,7 +92,7 @@ def run_figures(run_dir: Path, *, which: str = "last", seed: int = 0, data_dir: 
     Drawing them samples the model (minutes for an autoregressive one on a CPU), so they are kept
     with a record of the checkpoint they came from and redrawn only when it changes.
     """
-    from genzoo.train import load_model
+    from genzoo.runs.model import load_model
 
     run_dir = Path(run_dir)
     model, info = load_model(run_dir, which=which)
@@ -138,7 +135,7 @@ def write_figure_record(folder: Path, stamp: dict[str, Any], images: dict[str, P
 def draw_figures(model: Any, info: Any, folder: Path, *, seed: int, data_dir: str | None) -> dict[str, Path]:
     """Draw the samples and the figures the model's capabilities allow into `folder`: {caption: png}."""
     from genzoo.data.grid import save_image_grid
-    from genzoo.explore.completion import complete, completion_column_labels, completion_rows, keep_mask
+    from genzoo.explore.completion import completion_figure
     from genzoo.explore.figure import save_labelled_grid
     from genzoo.explore.inputs import test_images
     from genzoo.explore.interpolation import decode_path, interpolation_column_labels
@@ -164,11 +161,9 @@ def draw_figures(model: Any, info: Any, folder: Path, *, seed: int, data_dir: st
             grid, folder / "reconstructions.png", nrow=per_row, row_labels=reconstruction_row_labels(len(x), per_row))
     if caps.exact_likelihood:
         x, _ = test_images(info, range(4), data_dir=data_dir)
-        keep = keep_mask("top-half", model.data_format.image_shape)  # (C, H, W)
-        completions = complete(model, x, keep, n=4, generator=torch.Generator().manual_seed(seed))  # (4, 4, C, H, W)
-        images["completions: original, top half kept, 4 samples of the rest"] = save_labelled_grid(
-            completion_rows(x, keep, completions, model.data_format), folder / "completions.png", nrow=6,
-            row_labels=tuple(f"test {i}" for i in range(len(x))), column_labels=completion_column_labels(4, "top-half"))
+        images["completions: original, top half kept, 4 samples of the rest"] = completion_figure(
+            model, x, "top-half", folder / "completions.png", n=4, row_labels=tuple(f"test {i}" for i in range(len(x))),
+            generator=torch.Generator().manual_seed(seed))
     if caps.latent_decoder:
         z = model.sample_latent(8, generator=torch.Generator().manual_seed(seed + 1))  # (8, D)
         path = decode_path(model, z[:4], z[4:], steps=8, kind="slerp")
@@ -276,7 +271,7 @@ def toy2d_scatter(model: Any, info: Any, path: Path, *, seed: int = 0) -> Path:
 def toy2d_side_by_side(run_dirs: list[Path], path: Path, *, which: str = "last", seed: int = 0) -> Path | None:
     """The scatters of every toy2d run among run_dirs side by side in one PNG (None for fewer than two)."""
     from genzoo.explore.scatter import draw_mode_scatter_panels, run_heading, sample_panel
-    from genzoo.train import load_model
+    from genzoo.runs.model import load_model
 
     panels = []
     for run_dir in run_dirs:

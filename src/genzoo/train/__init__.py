@@ -7,8 +7,9 @@
     build_run(config)                    -> Run             data splits, preprocessor, model
 """
 
-from genzoo.train.checkpoint import CheckpointInfo, find_checkpoint, load_model, read_checkpoint_info, run_dir_of
-from genzoo.train.config import DataConfig, RunConfig, TrainConfig, resolve_run_config, run_config_from_dict
+from genzoo.runs.checkpoint import CheckpointInfo, find_checkpoint, read_checkpoint_info, run_dir_of
+from genzoo.runs.model import load_model
+from genzoo.runs.config import DataConfig, RunConfig, TrainConfig, resolve_run_config, run_config_from_dict
 from genzoo.train.run import Run, build_run
 from genzoo.train.resume import resume_config
 from genzoo.train.trainer import TrainResult, train

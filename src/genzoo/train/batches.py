@@ -6,9 +6,13 @@ from typing import Any
 
 import torch
 
+from genzoo.train.saved_state import TRAINER_STATE, CheckpointParts
+
 
 class BatchStream:
     """Training batches in the order of genzoo.data.sampling, across epochs, with its position."""
+
+    restore_problem = TRAINER_STATE
 
     def __init__(self, dataset: Any, batch_size: int, *, seed: int, rank: int, world_size: int, device: torch.device) -> None:
         self.dataset, self.batch_size, self.seed = dataset, batch_size, seed
@@ -36,3 +40,9 @@ class BatchStream:
             images = images.to(self.device, non_blocking=True)  # (B, C, H, W) uint8
             labels = None if labels is None else labels.to(self.device, non_blocking=True)  # (B,)
             return images, labels
+
+    def save(self, parts: CheckpointParts) -> None:
+        parts.trainer.update(epoch=self.epoch, batch_in_epoch=self.batch_in_epoch)
+
+    def restore(self, parts: CheckpointParts) -> None:
+        self.seek(int(parts.trainer["epoch"]), int(parts.trainer["batch_in_epoch"]))

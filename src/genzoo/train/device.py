@@ -1,7 +1,6 @@
-"""Device choice, mixed precision, seeding and deterministic mode.
+"""Mixed precision, seeding and deterministic mode (device choice: genzoo.runs.device).
 
-`resolve_device("auto")` picks CUDA, then Apple MPS, then the CPU. Mixed precision is
-autocast: `train.precision=auto` gives bfloat16 on GPUs that compute it natively (compute
+Mixed precision is autocast: `train.precision=auto` gives bfloat16 on GPUs that compute it natively (compute
 capability 8.0 and up: A100, H100, RTX 30xx/40xx) and float16 on older ones (V100, T4,
 RTX 20xx), where bfloat16 is only emulated and slow; float16 needs loss scaling (the trainer's
 GradScaler), bfloat16 does not. fp32 elsewhere unless bf16 or fp16 is asked for explicitly.
@@ -17,44 +16,6 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from genzoo.errors import ConfigError
-
-
-def _mps_available() -> bool:
-    backend = getattr(torch.backends, "mps", None)
-    return bool(backend is not None and backend.is_available())
-
-
-def resolve_device(spec: str = "auto", *, local_rank: int | None = None) -> torch.device:
-    """`auto` -> cuda > mps > cpu; explicit names are checked. Under torchrun CUDA uses cuda:LOCAL_RANK."""
-    spec = (spec or "auto").strip().lower()
-    if spec == "auto":
-        if torch.cuda.is_available():
-            spec = "cuda"
-        elif _mps_available():
-            spec = "mps"
-        else:
-            spec = "cpu"
-    try:
-        device = torch.device(spec)
-    except RuntimeError:
-        raise ConfigError(f"bad value {spec!r} for train.device: choose auto, cpu, cuda, cuda:N or mps") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError("train.device is cuda but no CUDA GPU is available: use train.device=cpu or auto")
-        if local_rank is not None:
-            device = torch.device("cuda", local_rank)
-        elif device.index is None:
-            device = torch.device("cuda", torch.cuda.current_device())
-        if device.index >= torch.cuda.device_count():
-            raise ConfigError(f"train.device is {device} but only {torch.cuda.device_count()} CUDA device(s) exist")
-        torch.cuda.set_device(device)
-    elif device.type == "mps":
-        if not _mps_available():
-            raise ConfigError("train.device is mps but MPS is not available: use train.device=cpu or auto")
-    elif device.type != "cpu":
-        raise ConfigError(f"bad value {spec!r} for train.device: choose auto, cpu, cuda, cuda:N or mps")
-    return device
 
 
 def native_bf16(device: torch.device) -> bool:

@@ -20,9 +20,15 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+from genzoo.errors import CheckpointError
+from genzoo.runs.checkpoint import check_finite_weights
+from genzoo.train.saved_state import CheckpointParts
+
 
 class EMA:
     """Shadow copies of `model`'s parameters, updated by `update(model)`."""
+
+    restore_problem = "EMA weights that do not fit this model"
 
     def __init__(self, model: nn.Module, decay: float) -> None:
         if not 0.0 < decay < 1.0:
@@ -74,3 +80,13 @@ class EMA:
             raise KeyError(f"EMA state lacks {missing[0]!r}")
         for name, shadow in self.shadow.items():
             shadow.copy_(state[name])
+
+    def save(self, parts: CheckpointParts) -> None:
+        parts.tensors.update({f"ema.{name}": shadow for name, shadow in self.shadow.items()})
+
+    def restore(self, parts: CheckpointParts) -> None:
+        shadows = parts.section("ema")
+        if not shadows:
+            raise CheckpointError(f"{parts.source} has no EMA weights but train.ema_decay is set: resume without it")
+        check_finite_weights(shadows, path=parts.source, what="EMA weights")
+        self.load_state_dict(shadows)  # copied into the shadows, which live on the model's device

@@ -14,7 +14,7 @@ from typing import Any
 from genzoo.config import load_yaml
 from genzoo.errors import CheckpointError, ConfigError
 from genzoo.runs import RunDir
-from genzoo.train.config import RunConfig, resolve_run_config, run_config_from_dict
+from genzoo.runs.config import RunConfig, resolve_run_config, run_config_from_dict
 from genzoo.train.run import resolve_preprocess
 
 # TrainConfig / DataConfig fields a resumed run may change: bookkeeping, hardware, and the

@@ -19,7 +19,7 @@ from genzoo.errors import ConfigError
 from genzoo.data.format import DataFormat
 from genzoo.models.base import GenerativeModel
 from genzoo.models.registry import build_model_from_format, model_class
-from genzoo.train.config import DataConfig, RunConfig
+from genzoo.runs.config import RunConfig
 
 
 @dataclass
@@ -45,13 +45,6 @@ def resolve_preprocess(config: RunConfig) -> RunConfig:
         return config
     steps = tuple(model_class(config.model).default_preprocess)
     return replace(config, data=replace(config.data, preprocess=steps))
-
-
-def load_test_split(data: DataConfig, *, data_dir: str | None = None, download: bool | None = None, progress: bool = False) -> Any:
-    """A run's test split as build_run filters it (data.classes); data_dir / download override the run's own."""
-    dataset = load_dataset(data.name, "test", data_dir=data_dir or data.data_dir, download=data.download if download is None else download,
-                           progress=progress, **dict(data.options))
-    return keep_classes(dataset, tuple(data.classes)) if data.classes else dataset
 
 
 def task_format(data_format: DataFormat, task: str | None, model: str) -> DataFormat:

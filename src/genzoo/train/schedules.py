@@ -22,7 +22,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
 from genzoo.errors import unknown_choice
-from genzoo.train.config import TrainConfig
+from genzoo.runs.config import TrainConfig
 
 SCHEDULES = ("constant", "cosine", "linear", "exponential")
 

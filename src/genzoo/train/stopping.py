@@ -14,6 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from genzoo.train import distributed
+from genzoo.train.saved_state import TRAINER_STATE, CheckpointParts
 
 DIVERGENCE_WINDOW = 200  # recent losses whose median is the reference for "exploded"
 DIVERGENCE_WARMUP = 20  # losses seen before the explosion test starts
@@ -103,6 +104,8 @@ class DivergenceMonitor:
     not make every ordinary fluctuation look like an explosion.
     """
 
+    restore_problem = TRAINER_STATE
+
     def __init__(self, factor: float) -> None:
         self.factor = factor
         self.history: dict[str, deque[float]] = {}
@@ -124,3 +127,9 @@ class DivergenceMonitor:
 
     def load_state_dict(self, state: dict[str, list[float]]) -> None:
         self.history = {key: deque(values, maxlen=DIVERGENCE_WINDOW) for key, values in state.items()}
+
+    def save(self, parts: CheckpointParts) -> None:
+        parts.trainer["divergence_history"] = self.state_dict()
+
+    def restore(self, parts: CheckpointParts) -> None:
+        self.load_state_dict(parts.trainer.get("divergence_history", {}))

@@ -12,7 +12,8 @@ periodic work (log, evaluate + `best`, sample grid, `last` checkpoint), then Ctr
 
 Resuming is exact: the data order is a pure function of (seed, epoch) plus the batch index
 within the epoch, and the checkpoint restores weights, optimizers, schedulers, EMA, every
-RNG, and even the partial sums of the next log line. Evaluation and sampling run on forked
+RNG, and even the partial sums of the next log line (each piece of state saves and restores
+itself: genzoo.train.saved_state). Evaluation and sampling run on forked
 RNG streams, so they never perturb training.
 
 Under torchrun (W processes, DistributedDataParallel) each rank takes B / W examples of
@@ -37,8 +38,6 @@ import math
 import os
 import subprocess
 import sys
-import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -60,29 +59,29 @@ from genzoo.runs import RunDir
 from genzoo.sharding import BatchShard
 from genzoo.train import distributed
 from genzoo.train.batches import BatchStream
-from genzoo.train.checkpoint import (
+from genzoo.runs.checkpoint import (
     FORMAT_NAME,
     FORMAT_VERSION,
-    capture_rng,
     check_finite_weights,
     first_non_finite,
     library_versions,
     load_module_state,
     now_iso,
-    pack_optimizer,
     read_checkpoint,
     remove_stale_temporaries,
-    restore_rng,
-    unpack_optimizer,
     write_checkpoint,
 )
-from genzoo.train.config import RunConfig
-from genzoo.train.device import autocast, autocast_dtype, configure_backends, isolated_rng, resolve_device, seed_everything
+from genzoo.train.clock import RunClock
+from genzoo.runs.config import RunConfig, TrainConfig
+from genzoo.runs.device import resolve_device
+from genzoo.train.device import autocast, autocast_dtype, configure_backends, isolated_rng, seed_everything
 from genzoo.train.ema import EMA
 from genzoo.train.fast_paths import compile_forward, to_channels_last, use_channels_last
+from genzoo.train.log_window import LogWindow
 from genzoo.train.logging import MetricsLogger, log
-from genzoo.train.optimizers import load_optimizer_state, make_optimizer
+from genzoo.train.phase_optimizer import PhaseOptimizer
 from genzoo.progress import progress_bar
+from genzoo.train.random_streams import RandomStreams
 from genzoo.train.resume import check_resume_changes, read_saved_config
 from genzoo.train.run import build_run
 from genzoo.train.run_directory import (
@@ -92,7 +91,8 @@ from genzoo.train.run_directory import (
     check_output_directory,
     storage_error,
 )
-from genzoo.train.schedules import build_scheduler, sync_learning_rates
+from genzoo.train.saved_state import TRAINER_STATE, CheckpointParts, SavedState, restore_all, save_all
+from genzoo.train.selection import BestSelection
 from genzoo.train.stopping import DivergenceMonitor, StopSignal, StopVote
 
 ON_DEVICE_FRACTION = 0.25  # auto: keep the uint8 data on the GPU when it takes < this share of free memory
@@ -159,6 +159,26 @@ def _git_commit() -> str | None:
     return done.stdout.strip() or None
 
 
+class _LoopPosition:
+    """The trainer's own part of a checkpoint: its step (and, for readers, the run's shape and metrics)."""
+
+    restore_problem = TRAINER_STATE
+
+    def __init__(self, trainer: "Trainer") -> None:
+        self.trainer = trainer
+
+    def save(self, parts: CheckpointParts) -> None:
+        trainer = self.trainer
+        parts.trainer.update(
+            step=trainer.step, total_steps=trainer.total_steps, batches_per_epoch=trainer.batches_per_epoch,
+            world_size=trainer.env.world_size, selection_metric=trainer.module.selection_metric,
+        )
+
+    def restore(self, parts: CheckpointParts) -> None:
+        self.trainer.step = int(parts.trainer["step"])
+        self.trainer.latest_metrics = dict(parts.metadata.get("metrics") or {})
+
+
 class Trainer:
     """State and steps of one training run; `train()` is the public entry point."""
 
@@ -184,38 +204,50 @@ class Trainer:
             raise
 
     def _setup(self, config: RunConfig | None, resume: bool) -> None:
-        resume_from = None
+        config, resume_from = self._claim_run_directory(config, resume)
+        self.settings = config.train
+        self._configure_process(self.settings)
+        self._build_model_and_data(config)
+        self._count_steps()
+        self.phase_optimizers = self._build_phase_optimizers()
+        self.ema = EMA(self.module, self.settings.ema_decay) if self.settings.ema_decay else None
+        self._wrap_for_training()
+        self._start_state()
+        self._open_run_files(resume_from)
+
+    # ---- setup steps --------------------------------------------------------------------
+    def _claim_run_directory(self, config: RunConfig | None, resume: bool) -> tuple[RunConfig, Path | None]:
+        """Lock the run directory; (the config to train, the checkpoint to resume from or None)."""
         check_output_directory(self.run_dir)
         if self.is_main and (not resume or self.run_dir.is_dir()):  # resuming a missing directory: said below
             self._created_run_dir = not self.run_dir.exists()
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self.lock = RunDirectoryLock(self.run_dir)
             self.lock.acquire(now_iso())
-        if resume:
-            saved = read_saved_config(self.run_dir)
-            if config is None:
-                config = saved
-            check_resume_changes(saved, config)
-            if not self.last_path.is_file():
-                found = sorted(p.name for p in self.checkpoint_dir.iterdir()) if self.checkpoint_dir.is_dir() else []
-                raise CheckpointError(
-                    f"cannot resume {self.run_dir}: it has no checkpoints/last.safetensors "
-                    f"(checkpoints/ holds: {', '.join(found) or 'nothing'}); start it again without --resume"
-                )
-            resume_from = self.last_path
-        else:
+        if not resume:
             if config is None:
                 raise ConfigError("train() needs a RunConfig unless resume=True")
             if self.is_main:
                 check_fresh_run_directory(self.run_dir, self.last_path)
             elif self.last_path.exists():  # rank 0 has said why; do not start training beside it
                 raise ConfigError(f"{self.run_dir} already holds a run: resume it with --resume")
-        settings = config.train
-        self.settings = settings
+            return config, None
+        saved = read_saved_config(self.run_dir)
+        config = saved if config is None else config
+        check_resume_changes(saved, config)
+        if not self.last_path.is_file():
+            found = sorted(p.name for p in self.checkpoint_dir.iterdir()) if self.checkpoint_dir.is_dir() else []
+            raise CheckpointError(
+                f"cannot resume {self.run_dir}: it has no checkpoints/last.safetensors "
+                f"(checkpoints/ holds: {', '.join(found) or 'nothing'}); start it again without --resume"
+            )
+        return config, self.last_path
+
+    def _configure_process(self, settings: TrainConfig) -> None:
+        """Device, threads, process group, numerics and seeds of this process."""
         world = self.env.world_size
         if settings.batch_size % world:
             raise ConfigError(f"train.batch_size {settings.batch_size} is not divisible by the {world} processes: choose a multiple of {world}")
-
         self.device = resolve_device(settings.device, local_rank=self.env.local_rank if self.env.enabled else None)
         if settings.threads is not None:
             torch.set_num_threads(settings.threads)
@@ -224,43 +256,48 @@ class Trainer:
         self.amp_dtype = autocast_dtype(self.device, settings.precision)
         seed_everything(settings.seed)
 
+    def _build_model_and_data(self, config: RunConfig) -> None:
+        """The model on its device and this process's share of the data."""
         # Rank 0 loads first, so a download happens once; the others then find the files.
         if not self.is_main:
             distributed.barrier()
-        self.run = build_run(config, progress=self.is_main and settings.progress)
+        self.run = build_run(config, progress=self.is_main and self.settings.progress)
         if self.is_main:
             distributed.barrier()
         self.config = self.run.config  # data.preprocess resolved
         self.mixture = point_mixture(self.config.data.name, self.config.data.options)  # toy2d: "ring"/"grid", else None
         self.module = self.run.model.to(self.device)
         # Before optimizers and EMA exist, so their state tensors take the same layout.
-        self.channels_last = use_channels_last(settings.channels_last, self.device, self.module)
+        self.channels_last = use_channels_last(self.settings.channels_last, self.device, self.module)
         if self.channels_last:
             self.module = self.module.to(memory_format=torch.channels_last)
         self.preprocessor = self.run.preprocessor
         self.label_conditional = bool(self.module.capabilities.label_conditional)
         self.num_classes = self.run.data_format.num_classes
+        world = self.env.world_size
         if self.env.enabled:
             # Each rank draws the noise of the whole global batch and keeps its share (genzoo.sharding).
             self.module.batch_shard = BatchShard(rank=self.env.rank, world_size=world)
             self.module = distributed.sync_batch_norm(self.module, self.device)
-
-        self.batch_size = settings.batch_size // world
-        self.eval_batch_size = max(1, settings.eval_batch_size // world)
+        self.batch_size = self.settings.batch_size // world
+        self.eval_batch_size = max(1, self.settings.eval_batch_size // world)
         self.train_set, self.test_set = self._place_data(self.run.train_set, self.run.test_set)
         self.batches_per_epoch = self.train_set.num_batches(self.batch_size, world_size=world)
         if self.batches_per_epoch < 1:
             raise DataError(
                 f"dataset {self.config.data.name} has {len(self.train_set)} training images, fewer than one batch "
-                f"of {settings.batch_size}: lower train.batch_size"
+                f"of {self.settings.batch_size}: lower train.batch_size"
             )
 
+    def _count_steps(self) -> None:
+        """The model's training phases and the run's length in steps (train.steps, or train.epochs of batches)."""
         self.phases: list[TrainingPhase] = list(self.module.training_phases())
         names = [phase.name for phase in self.phases]
         if not names or len(set(names)) != len(names) or any(phase.repeats < 1 for phase in self.phases):
             raise ValueError(f"model {self.module.name} declares bad training phases {self.phases}: names must be unique, repeats >= 1")
         self.multi_phase = len(self.phases) > 1
         self.batches_per_step = sum(phase.repeats for phase in self.phases)
+        settings = self.settings
         if settings.steps is not None:
             self.total_steps = settings.steps
         elif settings.epochs is not None:
@@ -268,27 +305,21 @@ class Trainer:
         else:
             raise ConfigError("no training length: set train.steps or train.epochs")
 
-        self.phase_params: dict[str, list[nn.Parameter]] = {}
-        self.optimizers: dict[str, torch.optim.Optimizer] = {}
-        self.schedulers: dict[str, torch.optim.lr_scheduler.LambdaLR] = {}
+    def _build_phase_optimizers(self) -> dict[str, PhaseOptimizer]:
+        """One optimizer, scheduler and loss scale per phase, over the phase's trainable parameters."""
+        optimizers = {}
         for phase in self.phases:
             params = [p for p in self.module.phase_parameters(phase.name) if p.requires_grad]
             if not params:
                 raise ValueError(f"model {self.module.name} phase {phase.name!r} has no trainable parameters")
-            self.phase_params[phase.name] = params
-            optimizer = make_optimizer(
-                settings.optimizer, params, lr=phase.lr or settings.lr, betas=phase.betas or settings.betas,
-                config=settings, cuda=self.device.type == "cuda",
+            optimizers[phase.name] = PhaseOptimizer.build(
+                phase, params, self.settings, total_steps=self.total_steps, device=self.device,
+                float16=self.amp_dtype == torch.float16,
             )
-            self.optimizers[phase.name] = optimizer
-            self.schedulers[phase.name] = build_scheduler(optimizer, settings, self.total_steps)
-        # float16 autocast needs loss scaling (Micikevicius et al. 2018): one dynamic scale per
-        # phase; a pass-through when autocast is bfloat16 or off.
-        scaling = self.amp_dtype == torch.float16
-        self.grad_scalers = {phase.name: torch.amp.GradScaler(self.device.type, enabled=scaling) for phase in self.phases}
-        self.last_lr = {name: opt.param_groups[0]["lr"] for name, opt in self.optimizers.items()}
-        self.ema = EMA(self.module, settings.ema_decay) if settings.ema_decay else None
+        return optimizers
 
+    def _wrap_for_training(self) -> None:
+        """DDP (under torchrun), the compiled training forward, the data generator and the batch stream."""
         self.model: nn.Module = self.module
         if self.env.enabled:
             self.model = nn.parallel.DistributedDataParallel(
@@ -297,27 +328,26 @@ class Trainer:
                 find_unused_parameters=self.multi_phase,
             )
         # Training forward only (DDP-wrapped when distributed); evaluation, sampling and checkpoints use self.module.
-        self.train_forward = compile_forward(self.model, settings.compile)
+        self.train_forward = compile_forward(self.model, self.settings.compile)
         self.data_generator = torch.Generator(device=self.device)
         # Shared by every rank (one process's seed): the preprocessor draws the noise of the whole
         # global batch and keeps this rank's rows, as it does for the model's noise.
-        self.data_generator.manual_seed(_derived_seed(settings.seed, "data", 0))
+        self.data_generator.manual_seed(_derived_seed(self.settings.seed, "data", 0))
         self.stream = BatchStream(
-            self.train_set, self.batch_size, seed=settings.seed, rank=self.env.rank, world_size=world, device=self.device,
+            self.train_set, self.batch_size, seed=self.settings.seed, rank=self.env.rank, world_size=self.env.world_size,
+            device=self.device,
         )
 
-        # Training state (all of it goes into checkpoints).
+    def _start_state(self) -> None:
+        """The training state at step 0; every piece a checkpoint holds is one of `_saved_state()`."""
         self.step = 0
-        self.best_metric: float | None = None
-        self.best_step: int | None = None
-        self.elapsed_before_s = 0.0  # wall-clock seconds of earlier sessions of this run
-        self.session_started = time.perf_counter()
-        self.overhead_s = 0.0  # seconds spent evaluating, sampling and saving (not training)
-        self.log_sums: dict[str, torch.Tensor] = {}  # metric -> running sum since the last log (on device)
-        self.log_counts: dict[str, int] = {}
-        self.log_images = 0
-        self.log_started_s = 0.0  # training clock at the last log line
-        self.monitor = DivergenceMonitor(settings.divergence_factor)
+        self.best = BestSelection()
+        self.clock = RunClock()
+        self.log_window = LogWindow(self.env.world_size, self.device)
+        self.monitor = DivergenceMonitor(self.settings.divergence_factor)
+        self.random_streams = RandomStreams(
+            self.data_generator, self.device, reseed=lambda step: _derived_seed(self.settings.seed, "data", step, 0),
+        )
         self.pending: list[tuple[int, str, torch.Tensor]] = []  # (step, phase, batch mean loss) not yet checked
         # On the CPU a sync is free, so every step's loss is checked at once; on a GPU only when
         # something is about to be logged or written (a NaN never reaches a checkpoint either
@@ -328,6 +358,14 @@ class Trainer:
         self.sampling_supported = True
         self._checked_output = False
 
+    def _saved_state(self) -> list[SavedState]:
+        """Everything a checkpoint holds besides the weights, each piece saving and restoring itself."""
+        owners: list[SavedState] = [_LoopPosition(self)] if self.ema is None else [_LoopPosition(self), self.ema]
+        return owners + [*self.phase_optimizers.values(), self.stream, self.best, self.clock, self.log_window,
+                         self.monitor, self.random_streams]
+
+    def _open_run_files(self, resume_from: Path | None) -> None:
+        """checkpoints/ and metrics.jsonl (restored to the checkpoint's step when resuming), config.yaml, run.json."""
         if self.is_main:
             self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
             remove_stale_temporaries(self.checkpoint_dir)
@@ -340,7 +378,6 @@ class Trainer:
         if self.is_main:
             self._write_run_files()
 
-    # ---- setup helpers ------------------------------------------------------------------
     def _place_data(self, train_set: Any, test_set: Any) -> tuple[Any, Any]:
         """Move the uint8 splits to the accelerator when asked (or auto and they fit)."""
         from genzoo.data.dataset import ImageDataset
@@ -427,7 +464,7 @@ class Trainer:
         try:
             with StopSignal() as stop:
                 self.module.train()
-                self._restart_clock()
+                self.clock.restart()
                 outcome = None
                 while outcome is None and self.step < self.total_steps:
                     self._train_step()
@@ -443,7 +480,7 @@ class Trainer:
     def _train_step(self) -> None:
         self.module.on_train_step(self.step)  # model-side schedules (e.g. KL warm-up), exact on resume
         for phase in self.phases:
-            optimizer = self.optimizers[phase.name]
+            optimization = self.phase_optimizers[phase.name]
             for _ in range(phase.repeats):
                 images, labels = self.stream.next()
                 x = self.preprocessor(images, generator=self.data_generator, shard=self.module.batch_shard)  # (B, C, H, W) float
@@ -456,22 +493,10 @@ class Trainer:
                     outputs = self.train_forward(x, y, phase=phase.name)
                 self._check_output(outputs, x)
                 loss = outputs["loss"].float().mean()
-                scaler = self.grad_scalers[phase.name]
-                scaler.scale(loss).backward()
-                if self.settings.grad_clip is not None:
-                    scaler.unscale_(optimizer)  # clip the true gradients
-                    torch.nn.utils.clip_grad_norm_(self.phase_params[phase.name], self.settings.grad_clip)
-                scaler.step(optimizer)  # skipped when float16 gradients overflowed (the scale then halves)
-                scaler.update()
+                optimization.backward_and_step(loss, self.settings.grad_clip)
                 self._accumulate(phase.name, outputs, loss)
-                self.log_images += x.shape[0] * self.env.world_size
-            self.last_lr[phase.name] = optimizer.param_groups[0]["lr"]
-            if self.grad_scalers[phase.name].is_enabled():
-                with warnings.catch_warnings():  # a step the scaler skipped is no scheduling mistake
-                    warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)`", category=UserWarning)
-                    self.schedulers[phase.name].step()
-            else:
-                self.schedulers[phase.name].step()
+                self.log_window.images += x.shape[0] * self.env.world_size
+            optimization.end_step()
         if self.ema is not None:
             self.ema.update(self.module, self.step)
 
@@ -489,15 +514,9 @@ class Trainer:
 
     def _accumulate(self, phase: str, outputs: dict[str, torch.Tensor], loss: torch.Tensor) -> None:
         for key, value in outputs.items():
-            if not isinstance(value, torch.Tensor) or not value.is_floating_point():
-                continue
-            name = self._metric_name(phase, key)
-            mean = loss.detach() if key == "loss" else value.detach().float().mean()
-            if name in self.log_sums:
-                self.log_sums[name] += mean
-            else:
-                self.log_sums[name] = mean.clone()
-            self.log_counts[name] = self.log_counts.get(name, 0) + 1
+            if isinstance(value, torch.Tensor) and value.is_floating_point():
+                mean = loss.detach() if key == "loss" else value.detach().float().mean()
+                self.log_window.add(self._metric_name(phase, key), mean)
         self.pending.append((self.step + 1, phase, loss.detach()))
 
     # ---- after each step ----------------------------------------------------------------
@@ -539,14 +558,13 @@ class Trainer:
                 return self._diverged(step, f"{broken} became NaN or infinite")
         if log_now:
             self._log_train(bar)
-        started = time.perf_counter()
-        if eval_now:
-            self._evaluate_and_select(self.settings.eval_batches)
-        if sample_now:
-            self._sample(f"step_{step:06d}.png")
-        if save_now:
-            self._save_last()
-        self.overhead_s += time.perf_counter() - started
+        with self.clock.overhead():
+            if eval_now:
+                self._evaluate_and_select(self.settings.eval_batches)
+            if sample_now:
+                self._sample(f"step_{step:06d}.png")
+            if save_now:
+                self._save_last()
         if stopping and not final:
             if self.last_saved_step != step:
                 self._save_last()
@@ -557,51 +575,22 @@ class Trainer:
             )
         return None
 
-    def _average_log_sums(self) -> None:
-        """Each rank's partial log sums -> their mean over ranks, so that rank 0's checkpoint holds
-        the global ones and a resume with any number of processes logs the same line."""
-        if not self.env.enabled or not self.log_sums:
-            return
-        names = sorted(self.log_sums)
-        sums = distributed.all_reduce_sum(torch.stack([self.log_sums[name] for name in names])) / self.env.world_size
-        self.log_sums = {name: total.clone() for name, total in zip(names, sums)}  # separate tensors for safetensors
-
     def _log_train(self, bar: Any) -> None:
-        names = sorted(self.log_sums)
-        if names:
-            sums = torch.stack([self.log_sums[name] for name in names])
-            sums = distributed.all_reduce_sum(sums) / self.env.world_size
-            means = {name: total / self.log_counts[name] for name, total in zip(names, sums.tolist())}
-        else:
-            means = {}
+        means = self.log_window.means()
         if self.multi_phase:
             means["loss"] = sum(means.get(f"{phase.name}/loss", 0.0) for phase in self.phases)
-        interval = self._training_clock() - self.log_started_s
         record: dict[str, Any] = {"step": self.step, "epoch": self._epoch_position(), "split": "train", "loss": means.pop("loss", None)}
         record.update(means)
-        record["lr"] = self.last_lr[self.phases[0].name]
+        record["lr"] = self.phase_optimizers[self.phases[0].name].last_lr
         if self.multi_phase:
-            record.update({f"{name}/lr": lr for name, lr in self.last_lr.items()})
-        record["images_per_s"] = self.log_images / interval if interval > 0 else None
-        record["time"] = round(self._clock(), 3)
+            record.update({f"{name}/lr": optimization.last_lr for name, optimization in self.phase_optimizers.items()})
+        record["images_per_s"] = self.log_window.images_per_s(self.clock.training())
+        record["time"] = round(self.clock.now(), 3)
         if self.logger is not None:
             self.logger.log(record)
         if record["loss"] is not None and record["images_per_s"] is not None:
             bar.set_postfix(loss=f"{record['loss']:.4g}", images_per_s=f"{record['images_per_s']:.0f}", refresh=False)
-        self.log_sums, self.log_counts, self.log_images = {}, {}, 0
-        self.log_started_s = self._training_clock()
-
-    def _restart_clock(self) -> None:
-        """Start this session's clock now, so setup time (data loading) is not counted."""
-        self.session_started = time.perf_counter()
-
-    def _clock(self) -> float:
-        """Wall-clock seconds of this run, summed over its sessions (the `time` of metrics.jsonl)."""
-        return self.elapsed_before_s + time.perf_counter() - self.session_started
-
-    def _training_clock(self) -> float:
-        """`_clock` minus evaluation, sampling and saving: the denominator of images_per_s."""
-        return self._clock() - self.overhead_s
+        self.log_window.reset(self.clock.training())
 
     def _epoch_position(self) -> float:
         return round(self.stream.epoch + self.stream.batch_in_epoch / self.batches_per_epoch, 4)
@@ -664,7 +653,7 @@ class Trainer:
         if self.mixture is not None and self.sampling_supported:  # toy2d: mode collapse shows in the log as it happens
             stats = self._mode_statistics(self._sample_points("modes"))
             metrics.update(modes_covered=stats.modes_covered, high_quality_fraction=stats.high_quality_fraction)
-        record = {"step": self.step, "epoch": self._epoch_position(), "split": "test", **metrics, "time": round(self._clock(), 3)}
+        record = {"step": self.step, "epoch": self._epoch_position(), "split": "test", **metrics, "time": round(self.clock.now(), 3)}
         if self.logger is not None:
             self.logger.log(record)
         selection = self.module.selection_metric
@@ -677,11 +666,8 @@ class Trainer:
                 f"({', '.join(sorted(metrics))})"
             )
         self.latest_metrics = metrics
-        value = metrics[selection]
-        if math.isfinite(value) and (self.best_metric is None or value < self.best_metric):
-            self.best_metric, self.best_step = value, self.step
-            if self.is_main:
-                self._save(self.best_path, "best", metrics)
+        if self.best.offer(metrics[selection], self.step) and self.is_main:
+            self._write_checkpoint(self.best_path, "best", metrics)
         return metrics
 
     @torch.no_grad()
@@ -748,25 +734,20 @@ class Trainer:
 
     # ---- checkpoints ----------------------------------------------------------------------
     def _save_last(self) -> None:
-        self._average_log_sums()
+        self.log_window.average_over_ranks()
         if self.is_main:
-            self._save(self.last_path, "last", self.latest_metrics)
+            self._write_checkpoint(self.last_path, "last", self.latest_metrics)
         self.last_saved_step = self.step
 
-    def _save(self, path: Path, kind: str, metrics: dict[str, Any]) -> Path:
-        tensors: dict[str, torch.Tensor] = {f"model.{k}": v for k, v in self.module.state_dict().items()}
-        if self.ema is not None:
-            tensors.update({f"ema.{k}": v for k, v in self.ema.state_dict().items()})
-        optimizers = {}
-        for phase, optimizer in self.optimizers.items():
-            packed_tensors, packed = pack_optimizer(phase, optimizer)
-            tensors.update(packed_tensors)
-            optimizers[phase] = packed
-        rng_tensors, rng = capture_rng(self.data_generator, self.device)
-        tensors.update(rng_tensors)
-        tensors.update({f"trainer.log_sum.{name}": value for name, value in self.log_sums.items()})
+    def _write_checkpoint(self, path: Path, kind: str, metrics: dict[str, Any]) -> Path:
+        parts = CheckpointParts({f"model.{k}": v for k, v in self.module.state_dict().items()}, self._checkpoint_header(kind, metrics))
+        save_all(self._saved_state(), parts)
+        return write_checkpoint(path, parts.tensors, parts.metadata)
+
+    def _checkpoint_header(self, kind: str, metrics: dict[str, Any]) -> dict[str, Any]:
+        """What a checkpoint says about itself: its run, data, model, versions and the metrics it was taken at."""
         info = self.run.info
-        metadata = {
+        return {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
             "kind": kind,
@@ -786,77 +767,14 @@ class Trainer:
             "created": now_iso(),
             "num_parameters": sum(p.numel() for p in self.module.parameters()),
             "has_ema": self.ema is not None,
-            "trainer": {
-                "step": self.step,
-                "total_steps": self.total_steps,
-                "epoch": self.stream.epoch,
-                "batch_in_epoch": self.stream.batch_in_epoch,
-                "batches_per_epoch": self.batches_per_epoch,
-                "world_size": self.env.world_size,
-                "best_metric": self.best_metric,
-                "best_step": self.best_step,
-                "selection_metric": self.module.selection_metric,
-                "elapsed_s": self._clock(),
-                "overhead_s": self.overhead_s,
-                "log_counts": self.log_counts,
-                "log_images": self.log_images,
-                "log_started_s": self.log_started_s,
-                "divergence_history": self.monitor.state_dict(),
-            },
-            "optimizers": optimizers,
-            "schedulers": {phase: scheduler.state_dict() for phase, scheduler in self.schedulers.items()},
-            "grad_scalers": {phase: scaler.state_dict() for phase, scaler in self.grad_scalers.items()},  # {} unless fp16
-            "rng": rng,
         }
-        return write_checkpoint(path, tensors, metadata)
 
     def _restore(self, path: Path) -> None:
         checkpoint = read_checkpoint(path)
-        metadata = checkpoint.metadata
         load_module_state(self.module, checkpoint.section("model"), path=path)
         check_finite_weights(checkpoint.section("model"), path=path)  # resuming would only diverge again
-        if self.ema is not None:
-            shadows = checkpoint.section("ema")
-            if not shadows:
-                raise CheckpointError(f"{path} has no EMA weights but train.ema_decay is set: resume without it")
-            check_finite_weights(shadows, path=path, what="EMA weights")
-            self.ema.load_state_dict({k: v.to(self.device) for k, v in shadows.items()})
-        missing = sorted(set(self.optimizers) - set(metadata.get("optimizers", {})))
-        if missing:
-            raise CheckpointError(f"{path} lacks the optimizer of phase {missing[0]!r}: was the model code changed?")
-        try:
-            for phase, optimizer in self.optimizers.items():
-                load_optimizer_state(optimizer, unpack_optimizer(phase, checkpoint.tensors, metadata["optimizers"][phase]))
-                scheduler = self.schedulers[phase]
-                scheduler.load_state_dict(dict(metadata["schedulers"][phase]))
-                sync_learning_rates(scheduler)
-                self.last_lr[phase] = optimizer.param_groups[0]["lr"]
-                scaler_state = metadata.get("grad_scalers", {}).get(phase)
-                if scaler_state and self.grad_scalers[phase].is_enabled():  # fp16 before and now; else a fresh scale
-                    self.grad_scalers[phase].load_state_dict(scaler_state)
-        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as error:
-            raise CheckpointError(f"{path} holds optimizer state that does not fit this model ({error})") from None
-        try:
-            trainer = metadata["trainer"]
-            self.step = int(trainer["step"])
-            self.stream.seek(int(trainer["epoch"]), int(trainer["batch_in_epoch"]))
-            self.best_metric = trainer.get("best_metric")
-            self.best_step = trainer.get("best_step")
-            self.elapsed_before_s = float(trainer.get("elapsed_s", 0.0))
-            self.overhead_s = float(trainer.get("overhead_s", 0.0))
-            self.log_counts = {k: int(v) for k, v in trainer.get("log_counts", {}).items()}
-            self.log_images = int(trainer.get("log_images", 0))
-            self.log_started_s = float(trainer.get("log_started_s", 0.0))
-            self.log_sums = {k: v.to(self.device) for k, v in checkpoint.section("trainer.log_sum").items()}
-            self.monitor.load_state_dict(trainer.get("divergence_history", {}))
-            self.latest_metrics = dict(metadata.get("metrics") or {})
-            # The global RNG is shared by all ranks (see BatchShard): each restores rank 0's streams.
-            if not restore_rng(checkpoint.tensors, metadata.get("rng", {}), self.data_generator, self.device):
-                self.data_generator.manual_seed(_derived_seed(self.settings.seed, "data", self.step, 0))
-                log.warning("resumed on another kind of device: random streams restart, the run continues but not bit for bit")
-        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as error:
-            raise CheckpointError(f"{path} holds trainer or RNG state this genzoo cannot restore ({type(error).__name__}: {error}): "
-                                  "use another checkpoint") from None
+        parts = CheckpointParts(dict(checkpoint.tensors), dict(checkpoint.metadata), source=path)
+        restore_all(self._saved_state(), parts, path=path)
         self.last_saved_step = self.step
         log.info("resumed %s at step %d of %d", self.run_dir, self.step, self.total_steps)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from genzoo.train import train
-from genzoo.train.config import DataConfig, RunConfig, TrainConfig
+from genzoo.runs.config import DataConfig, RunConfig, TrainConfig
 from genzoo_testing.explore_server import TestClient
 from genzoo_testing.training import QUIET, make_config
 

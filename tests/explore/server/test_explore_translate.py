@@ -24,7 +24,7 @@ from genzoo.explore.server.compute import Workers
 from genzoo.explore.server.run_state import prepare_run
 from genzoo.explore.sampling import to_display
 from genzoo.models.translation.base import TranslationModel
-from genzoo.train.checkpoint import CheckpointInfo
+from genzoo.runs.checkpoint import CheckpointInfo
 from genzoo_testing.training import make_config
 
 with warnings.catch_warnings():

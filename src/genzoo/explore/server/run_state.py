@@ -323,7 +323,7 @@ def _dimension_basis(run: ExploreRun) -> SliderBasis:
 def load_runs(paths: list[str], workers: Workers, *, device: str = "cpu", which: str = "best",
               log: Any = print) -> list[ExploreRun]:
     """The runs named on the command line, in order; directories without a run are skipped with a note."""
-    from genzoo.train import load_model
+    from genzoo.runs.model import load_model
 
     runs: list[ExploreRun] = []
     for path in paths:

@@ -16,7 +16,7 @@ Isola et al. 2017, "Image-to-Image Translation with Conditional Adversarial Netw
   D's loss is halved (Sec. 3.3), G's is the non-saturating -log D(c, G(c)) (or the minimax
   one) plus lambda = 100 times the L1 error on the [-1, 1] scale. Adam(2e-4, beta1 0.5).
 
-Training reuses `AdversarialModel`'s two-phase machinery (genzoo.models.gan): a step runs
+Training is the two-player game of every adversarial model (genzoo.models.two_player): a step runs
 `d_steps` discriminator phases then one generator phase, each with its own optimizer over
 `phase_parameters`; G's output is drawn under no_grad in D's phase, and D is evaluated
 through `functional_call` on detached parameters in G's phase, so neither player receives
@@ -41,10 +41,11 @@ from torch import nn
 from torch.func import functional_call
 
 from genzoo.data.format import DataFormat
-from genzoo.models.gan import AdversarialModel, eval_mode
+from genzoo.models.gan import eval_mode
 from genzoo.models.registry import register_model
 from genzoo.models.translation.regress import UNetTranslator, check_unet_options
-from genzoo.nn.adversarial import GENERATOR_LOSSES, discriminator_loss, generator_loss
+from genzoo.models.two_player import TwoPlayerGame, check_game_options
+from genzoo.nn.adversarial import discriminator_loss, generator_loss
 from genzoo.nn.dropout import ShardedDropout
 from genzoo.nn.unet import LEAK, at_size, group_norm
 
@@ -71,14 +72,7 @@ class Pix2PixConfig:
             raise ValueError(f"discriminator_width and discriminator_layers must be >= 1, got {self.discriminator_width}, {self.discriminator_layers}")
         if self.l1_weight < 0:
             raise ValueError(f"l1_weight must be >= 0, got {self.l1_weight}")
-        if self.g_loss not in GENERATOR_LOSSES:
-            raise ValueError(f"unknown g_loss {self.g_loss!r}: choose one of {', '.join(GENERATOR_LOSSES)}")
-        if self.d_steps < 1:
-            raise ValueError(f"d_steps must be >= 1, got {self.d_steps}")
-        if self.lr is not None and self.lr <= 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        if self.betas is not None and not all(0.0 <= b < 1.0 for b in self.betas):
-            raise ValueError(f"betas must be in [0, 1), got {self.betas}")
+        check_game_options(self)
 
 
 def stride2_layers(height: int, width: int, wanted: int) -> int:
@@ -158,16 +152,11 @@ def random_state_from(generator: torch.Generator | None, device: torch.device) -
 
 
 @register_model("pix2pix")
-class Pix2Pix(UNetTranslator):
+class Pix2Pix(TwoPlayerGame, UNetTranslator):
     """Conditional GAN of Isola et al. 2017: U-Net generator, PatchGAN discriminator, L1 + adversarial loss."""
 
     config_class = Pix2PixConfig
     selection_metric = None  # no held-out loss ranks GAN checkpoints: only `last` is kept
-
-    # The two-phase game of AdversarialModel (its players are `discriminator_net` and `generator_net`).
-    training_phases = AdversarialModel.training_phases
-    phase_parameters = AdversarialModel.phase_parameters
-    _player = AdversarialModel._player
 
     def __init__(self, config: Pix2PixConfig, data_format: DataFormat) -> None:
         super().__init__(config, data_format)

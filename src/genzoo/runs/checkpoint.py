@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -45,11 +44,10 @@ from genzoo.errors import CheckpointError, ConfigError, unknown_choice
 from genzoo.file_kinds import unsafe_file_kind
 from genzoo.runs import RunDir
 from genzoo.runs.layout import CHECKPOINT_SUFFIX, CHECKPOINTS
-from genzoo.train.config import RunConfig, run_config_from_dict
+from genzoo.runs.config import RunConfig, run_config_from_dict
 
 if TYPE_CHECKING:
     from genzoo.data import Preprocessor
-    from genzoo.models.base import GenerativeModel
 
 FORMAT_NAME = "genzoo-checkpoint"
 FORMAT_VERSION = 1
@@ -366,141 +364,27 @@ def check_finite_weights(tensors: Mapping[str, torch.Tensor], *, path: Path, wha
         )
 
 
-def load_module_state(module: torch.nn.Module, state: Mapping[str, torch.Tensor], *, path: Path, what: str = "model") -> None:
-    """Strict load_state_dict with a one-line CheckpointError naming the first mismatch."""
-    expected = module.state_dict()
+def state_mismatch(expected: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor]) -> str | None:
+    """How `state` fails a module's state_dict `expected` ("lacks 'w'", "has unexpected 'b'", "w has shape (3,), expected (4,)"), or None."""
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
-        detail = f"lacks {missing[0]!r}" if missing else f"has unexpected {unexpected[0]!r}"
-        raise CheckpointError(f"{path} does not match the {what} it was built for ({detail}): was the model code changed?")
+        return f"lacks {missing[0]!r}" if missing else f"has unexpected {unexpected[0]!r}"
     for name, tensor in state.items():
         if tuple(expected[name].shape) != tuple(tensor.shape):
-            raise CheckpointError(
-                f"{path} does not match the {what} ({name} has shape {tuple(tensor.shape)}, "
-                f"the model expects {tuple(expected[name].shape)}): was the model code changed?"
-            )
+            return f"{name} has shape {tuple(tensor.shape)}, expected {tuple(expected[name].shape)}"
+    return None
+
+
+def load_module_state(module: torch.nn.Module, state: Mapping[str, torch.Tensor], *, path: Path, what: str = "model") -> None:
+    """Strict load_state_dict with a one-line CheckpointError naming the first mismatch."""
+    problem = state_mismatch(module.state_dict(), state)
+    if problem is not None:
+        raise CheckpointError(f"{path} does not match the {what} it was built for ({problem}): was the model code changed?")
     module.load_state_dict(dict(state), strict=True)
-
-
-def pack_optimizer(phase: str, optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Optimizer state -> (`optimizer.<phase>.<index>.<key>` tensors, JSON of the rest)."""
-    state_dict = optimizer.state_dict()
-    tensors: dict[str, torch.Tensor] = {}
-    other: dict[str, dict[str, Any]] = {}
-    for index, entries in state_dict["state"].items():
-        for key, value in entries.items():
-            if isinstance(value, torch.Tensor):
-                tensors[f"optimizer.{phase}.{index}.{key}"] = value
-            else:
-                other.setdefault(str(index), {})[key] = value
-    return tensors, {"param_groups": state_dict["param_groups"], "state": other}
-
-
-def unpack_optimizer(phase: str, tensors: Mapping[str, torch.Tensor], packed: Mapping[str, Any]) -> dict[str, Any]:
-    """The inverse of `pack_optimizer`: a state_dict for `optimizer.load_state_dict`."""
-    prefix = f"optimizer.{phase}."
-    state: dict[int, dict[str, Any]] = {}
-    for key, value in tensors.items():
-        if key.startswith(prefix):
-            index, name = key[len(prefix) :].split(".", 1)
-            state.setdefault(int(index), {})[name] = value
-    for index, entries in packed.get("state", {}).items():
-        state.setdefault(int(index), {}).update(entries)
-    groups = []
-    for group in packed["param_groups"]:
-        # JSON turned tuples (betas) into lists; optimizers expect the original types.
-        groups.append({k: (tuple(v) if isinstance(v, list) and k != "params" else v) for k, v in group.items()})
-    return {"state": state, "param_groups": groups}
-
-
-def capture_rng(data_generator: torch.Generator | None, device: torch.device) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """RNG states: torch CPU, the training GPU's and the data generator as uint8 tensors, NumPy
-    and python as JSON. The GPU state is the training device's alone, saved without its index:
-    a run on cuda:1 resumes exactly on cuda:0, and every torchrun rank continues rank 0's stream."""
-    tensors = {"rng.torch": torch.get_rng_state()}
-    if device.type == "cuda":
-        tensors["rng.cuda"] = torch.cuda.get_rng_state(device)
-    if data_generator is not None:
-        tensors["rng.data"] = data_generator.get_state()
-    bit_generator, keys, position, has_gauss, cached_gaussian = np.random.get_state()
-    version, python_state, gauss_next = random.getstate()
-    packed = {
-        "numpy": [bit_generator, keys.tolist(), int(position), int(has_gauss), float(cached_gaussian)],
-        "python": [version, list(python_state), gauss_next],
-    }
-    return tensors, packed
-
-
-def restore_rng(
-    tensors: Mapping[str, torch.Tensor], packed: Mapping[str, Any], data_generator: torch.Generator | None, device: torch.device,
-) -> bool:
-    """Restore what `capture_rng` saved, the GPU state into `device`; False when a state did not fit.
-
-    A run resumed on another kind of device (a CPU checkpoint continued on a GPU) cannot
-    restore CUDA or data-generator states; those streams then start afresh (not bitwise
-    exact, which is only promised on the same kind of device).
-    """
-    exact = True
-    torch.set_rng_state(tensors["rng.torch"])
-    cuda_state = tensors.get("rng.cuda", tensors.get("rng.cuda.0"))  # rng.cuda.N: checkpoints before 2026-11-24
-    if device.type == "cuda":
-        if cuda_state is None:
-            exact = False
-        else:
-            torch.cuda.set_rng_state(cuda_state, device)
-    elif cuda_state is not None:
-        exact = False
-    if data_generator is not None and "rng.data" in tensors:
-        try:
-            data_generator.set_state(tensors["rng.data"])
-        except RuntimeError:  # a CPU generator's state given to a CUDA one, or the reverse
-            exact = False
-    if "numpy" in packed:
-        bit_generator, keys, position, has_gauss, cached_gaussian = packed["numpy"]
-        np.random.set_state((bit_generator, np.asarray(keys, dtype=np.uint32), position, has_gauss, cached_gaussian))
-    if "python" in packed:
-        version, python_state, gauss_next = packed["python"]
-        random.setstate((version, tuple(python_state), gauss_next))
-    return exact
 
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-# ---- inference ------------------------------------------------------------------------
-def load_model(
-    path: str | os.PathLike[str],
-    *,
-    which: Literal["last", "best"] = "best",
-    device: str | torch.device = "cpu",
-    ema: bool = True,
-) -> tuple["GenerativeModel", CheckpointInfo]:
-    """Rebuild a trained model from a run directory or checkpoint file, in eval() mode.
-
-    Uses the EMA weights when the checkpoint has them and `ema` is true.
-    """
-    from genzoo.models.registry import build_model_from_format
-    from genzoo.train.device import resolve_device
-
-    checkpoint = read_checkpoint(find_checkpoint(path, which))
-    info = checkpoint.info
-    try:
-        model = build_model_from_format(info.run_config.model, info.data_format, info.run_config.model_options)
-    except ConfigError as error:
-        raise CheckpointError(f"{info.path} names a model this genzoo cannot build ({error})") from None
-    load_module_state(model, checkpoint.section("model"), path=info.path)
-    if ema and info.has_ema:
-        shadows = checkpoint.section("ema")
-        check_finite_weights(shadows, path=info.path, what="EMA weights")
-        with torch.no_grad():
-            for name, param in model.named_parameters():
-                if name not in shadows:
-                    raise CheckpointError(f"{info.path} lacks the EMA weight {name!r}: load it with ema=False")
-                param.copy_(shadows[name])
-    check_finite_weights({name: value for name, value in checkpoint.section("model").items()
-                          if not (ema and info.has_ema and name in dict(model.named_parameters()))}, path=info.path)
-    target = resolve_device(device) if isinstance(device, str) else device
-    model.to(target).eval()
-    return model, info
