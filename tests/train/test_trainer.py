@@ -85,10 +85,11 @@ def test_exact_resume_matches_uninterrupted_run(tmp_path, monkeypatch):
     whole = train(config, tmp_path / "whole")
 
     _interrupt_at(monkeypatch, 7)
+    handler = signal.getsignal(signal.SIGINT)
     first = train(config, tmp_path / "split")
     assert first.status == "interrupted" and first.step == 7
     assert f"genzoo train --resume --out {tmp_path / 'split'}" in first.message
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+    assert signal.getsignal(signal.SIGINT) is handler  # handlers restored
     monkeypatch.undo()
     second = train(None, tmp_path / "split", resume=True)
     assert second.status == "finished" and second.step == whole.step == 14
@@ -247,14 +248,13 @@ def test_resume_without_checkpoint_says_so(tmp_path):
 
 
 def test_stop_signal_second_ctrl_c_quits_and_handlers_are_restored():
-    before = signal.getsignal(signal.SIGTERM)
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     with StopSignal() as stop:
         signal.raise_signal(signal.SIGTERM)
         assert stop.requested
         with pytest.raises(KeyboardInterrupt):
             signal.raise_signal(signal.SIGINT)
-    assert signal.getsignal(signal.SIGTERM) is before
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
 
 
 def test_non_finite_weights_are_never_saved_nor_resumed_nor_sampled(tmp_path, monkeypatch):

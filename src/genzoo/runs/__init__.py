@@ -4,7 +4,10 @@
     RunDir.of_checkpoint(file)     the run a checkpoint file belongs to
     read_metrics(path)             the records of metrics.jsonl; a torn last line is skipped
 
-It imports nothing but the standard library, so any layer (and `genzoo --help`) may use it.
+This package and its layout / metrics_log modules import nothing but the standard library, so any
+layer (and `genzoo --help`) may use them. Its other modules, imported by name, hold what every layer
+above needs of a run: config (RunConfig), and, importing torch, checkpoint (the file format, reading
+and writing), model (load_model), device (resolve_device), test_split (load_test_split).
 """
 
 from genzoo.runs.layout import RunDir
