@@ -129,6 +129,18 @@ def test_vae_run_reports_elbo_and_iwae_bounds(runs):
     assert any("IWAE k=8" in line and "N=16 test images" in line for line in result["summary"])
 
 
+def test_a_density_decoder_on_discrete_images_gets_no_likelihood_and_says_why(tmp_path):
+    """A Gaussian decoder on 256-level images without dequantization: its density can exceed 1 (a negative "NLL");
+    it is no likelihood of the images and must not be reported as a bound."""
+    run = tiny_run(tmp_path, "vae", {"channels": 4, "latent_dim": 4, "decoder": "gaussian", "gaussian_variance": "fixed",
+                                     "gaussian_std": 0.01}, preprocess=())
+    likelihood = evaluate_run(run, metrics=("likelihood",), iwae_k=4, test_images=8, batch_size=8, progress=False)["likelihood"]
+    assert likelihood["available"] is False and "without dequantization" in likelihood["reason"] and "dequantize" in likelihood["reason"]
+    dequantized = tiny_run(tmp_path / "d", "vae", {"channels": 4, "latent_dim": 4, "decoder": "gaussian"}, preprocess=("dequantize",))
+    bound = evaluate_run(dequantized, metrics=("likelihood",), iwae_k=4, test_images=8, batch_size=8, progress=False)["likelihood"]
+    assert bound["available"] and bound["nll_iwae_nats"] > 0  # the density converted to the discrete NLL (Theis et al. 2016)
+
+
 def test_exact_likelihood_is_the_models_log_prob(tmp_path):
     run = tiny_run(tmp_path, "pixelcnn", {"hidden": 8, "residual_blocks": 1, "output_hidden": 8}, preprocess=("binarize-static",), steps=2)
     result = evaluate_run(run, metrics=("likelihood",), test_images=12, batch_size=16, progress=False)

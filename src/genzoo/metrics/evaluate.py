@@ -106,8 +106,13 @@ def likelihood_metrics(
     if not (capabilities.exact_likelihood or capabilities.likelihood_bound):
         names = ", ".join(capabilities.names()) or "none"
         return Likelihood(False, reason=f"model {model.name} has no likelihood (capabilities: {names})").to_dict()
-    preprocessor = info.make_preprocessor()
     data_format = model.data_format
+    if data_format.levels is not None and getattr(getattr(model, "likelihood", None), "is_density", False):
+        return Likelihood(False, reason=(
+            f"model {model.name}'s decoder is a density, evaluated on {data_format.levels}-level images without dequantization: "
+            "not a likelihood of the images (it can be negative); for a comparable NLL add dequantize to data.preprocess "
+            "or use decoder=logistic")).to_dict()
+    preprocessor = info.make_preprocessor()
     dims = data_format.dims
     device = model.device
     generator = torch.Generator(device="cpu").manual_seed(seed)  # preprocessing noise

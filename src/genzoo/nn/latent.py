@@ -63,6 +63,7 @@ class DecoderLikelihood(nn.Module):
     """
 
     params_per_subpixel: int
+    is_density = False  # True: log_prob is a density (continuous data), not a probability of discrete levels
 
     def __init__(self, value_range: tuple[float, float]) -> None:
         super().__init__()
@@ -108,6 +109,8 @@ class GaussianLikelihood(DecoderLikelihood):
     `min_log_std`); otherwise the fixed `fixed_std` for every sub-pixel. The mean is squashed
     into the value range so that decoded images stay displayable.
     """
+
+    is_density = True
 
     min_log_std = -7.0
 
