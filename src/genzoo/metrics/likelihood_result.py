@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from genzoo.metrics.section import MeasuredSection
+
 ESTIMATE_PREFIXES = {"exact": "nll", "elbo": "nll_elbo", "iwae": "nll_iwae"}
 
 
@@ -44,7 +46,7 @@ def _estimate_keys() -> set[str]:
 
 
 @dataclass(frozen=True)
-class Likelihood:
+class Likelihood(MeasuredSection):
     """The likelihood section: `exact` for an autoregressive model; `elbo` and `iwae` for a VAE."""
 
     available: bool
@@ -62,9 +64,7 @@ class Likelihood:
         """The tightest figure: exact, else the IWAE bound."""
         return self.exact if self.kind == "exact" else self.iwae
 
-    def to_dict(self) -> dict[str, Any]:
-        if not self.available:
-            return {"available": False, "reason": self.reason}
+    def _measured_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"available": True, "kind": self.kind, "num_test_images": self.num_test_images, **self.details}
         for name, prefix in ESTIMATE_PREFIXES.items():
             estimate = getattr(self, name)
@@ -75,12 +75,7 @@ class Likelihood:
         return out
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any] | None) -> "Likelihood | None":
-        """The section of an evaluation.json (None when it has none)."""
-        if not values:
-            return None
-        if not values.get("available"):
-            return cls(False, reason=values.get("reason"))
+    def _from_measured(cls, values: Mapping[str, Any]) -> "Likelihood":
         estimates = {name: NllEstimate.from_dict(values, prefix) for name, prefix in ESTIMATE_PREFIXES.items()}
         known = {"available", "kind", "num_test_images", "iwae_k"} | _estimate_keys()
         details = {key: value for key, value in values.items() if key not in known}

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from genzoo.metrics.likelihood_result import Likelihood
+from genzoo.metrics.section import MeasuredSection
 
 FIGURE_NAMES = ("fid", "kid", "pr", "classifier_score")  # what QualityFigures may hold, in the JSON's order
 
@@ -91,7 +92,7 @@ class Recognised:
 
 
 @dataclass(frozen=True)
-class SampleQuality:
+class SampleQuality(MeasuredSection):
     """Samples against N test images, and N other real images against the same test images (the floor at this N)."""
 
     available: bool
@@ -105,9 +106,7 @@ class SampleQuality:
     feature_extractor: dict[str, Any] = field(default_factory=dict)  # id, test accuracy, how it was chosen
     details: dict[str, Any] = field(default_factory=dict)  # sampling seed, the reference's and the real images' provenance
 
-    def to_dict(self) -> dict[str, Any]:
-        if not self.available:
-            return {"available": False, "reason": self.reason}
+    def _measured_dict(self) -> dict[str, Any]:
         details = dict(self.details)
         reference = {**details.pop("reference", {}), "num_images": self.test_images, "feature_total_variance": self.feature_total_variance}
         real = {**details.pop("real_reference", {}), **self.real.to_dict()}
@@ -118,11 +117,7 @@ class SampleQuality:
         return out
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any] | None) -> "SampleQuality | None":
-        if not values:
-            return None
-        if not values.get("available"):
-            return cls(False, reason=values.get("reason"))
+    def _from_measured(cls, values: Mapping[str, Any]) -> "SampleQuality":
         reference = dict(values.get("reference") or {})
         real = dict(values.get("real_reference") or {})
         details = _extra(values, {"available", "num_samples", "reference", "feature_extractor", "real_reference", "recognised"} | QUALITY_KEYS)
@@ -167,7 +162,7 @@ class Speed:
 
 
 @dataclass(frozen=True)
-class Sharpness:
+class Sharpness(MeasuredSection):
     """Variance of the Laplacian of the samples over that of as many test images (< 1: blurrier than the data)."""
 
     available: bool
@@ -177,24 +172,18 @@ class Sharpness:
     num_test_images: int | None = None
     details: dict[str, Any] = field(default_factory=dict)  # both variances, preprocessing, what is measured
 
-    def to_dict(self) -> dict[str, Any]:
-        if not self.available:
-            return {"available": False, "reason": self.reason}
+    def _measured_dict(self) -> dict[str, Any]:
         return {"available": True, "ratio": self.ratio, "num_samples": self.num_samples, "num_test_images": self.num_test_images,
                 **self.details}
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any] | None) -> "Sharpness | None":
-        if not values:
-            return None
-        if not values.get("available"):
-            return cls(False, reason=values.get("reason"))
+    def _from_measured(cls, values: Mapping[str, Any]) -> "Sharpness":
         known = {"available", "ratio", "num_samples", "num_test_images"}
         return cls(True, None, values.get("ratio"), values.get("num_samples"), values.get("num_test_images"), _extra(values, known))
 
 
 @dataclass(frozen=True)
-class Modes:
+class Modes(MeasuredSection):
     """Samples of a toy 2-D mixture: modes covered (of num_modes) and the share of high-quality samples."""
 
     available: bool
@@ -205,18 +194,12 @@ class Modes:
     num_samples: int | None = None
     details: dict[str, Any] = field(default_factory=dict)  # counts, mixture, seed, criteria
 
-    def to_dict(self) -> dict[str, Any]:
-        if not self.available:
-            return {"available": False, "reason": self.reason}
+    def _measured_dict(self) -> dict[str, Any]:
         return {"available": True, "modes_covered": self.modes_covered, "num_modes": self.num_modes,
                 "high_quality_fraction": self.high_quality_fraction, "num_samples": self.num_samples, **self.details}
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any] | None) -> "Modes | None":
-        if not values:
-            return None
-        if not values.get("available"):
-            return cls(False, reason=values.get("reason"))
+    def _from_measured(cls, values: Mapping[str, Any]) -> "Modes":
         known = {"available", "modes_covered", "num_modes", "high_quality_fraction", "num_samples"}
         return cls(True, None, values.get("modes_covered"), values.get("num_modes"), values.get("high_quality_fraction"),
                    values.get("num_samples"), _extra(values, known))
